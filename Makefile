@@ -1,0 +1,50 @@
+# Paylane: `make run` serves the app, `make test` runs the whole suite.
+# Both set everything up first (virtualenv, packages, local settings, database).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Local services used by the PostgreSQL/Redis pass of `make test` when they answer.
+LOCAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/paylane
+LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test test-sqlite test-postgres setup migrate lint clean
+
+$(VENV)/.installed: requirements.txt
+	@python=$$(scripts/find-python) || exit 1; \
+	  [ -x $(PY) ] || $$python -m venv $(VENV); \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet -r requirements.txt && touch $@
+
+# Development settings for this checkout: DEBUG on and a generated secret, never committed.
+.env:
+	@printf 'DEBUG=1\nSECRET_KEY=%s\n' "$$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')" > $@
+	@echo "wrote .env (development settings: DEBUG=1, generated SECRET_KEY)"
+
+setup: $(VENV)/.installed .env
+	@$(PY) manage.py collectstatic --noinput -v0
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) project.asgi:application
+
+test: setup
+	@$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$DATABASE_URL" ] || $(PY) scripts/services-up.py "$(LOCAL_DATABASE_URL)" "$(LOCAL_REDIS_URL)"; then \
+	  $(MAKE) --no-print-directory test-postgres; \
+	else echo "PostgreSQL/Redis not reachable: PostgreSQL pass skipped (set DATABASE_URL and REDIS_URL to run it)"; fi
+
+test-sqlite: setup
+	@echo "== test suite on SQLite + in-memory channel layer"
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: setup
+	@echo "== test suite on PostgreSQL + Redis"
+	DATABASE_URL=$${DATABASE_URL:-$(LOCAL_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(LOCAL_REDIS_URL)} \
+	  $(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles

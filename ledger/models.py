@@ -1,0 +1,124 @@
+"""The ledger: one immutable row per money movement or refused attempt.
+
+Design
+------
+* ``id`` is monotonic. Every row that concerns a wallet is inserted while that
+  wallet's row is locked (for a FAILED row, the sender's), so per user the id
+  order is the commit order: resuming "after id N" never skips a row.
+* A row records each party's balance and wallet ``version`` after it, so a
+  wallet's history can be replayed and a missing entry shows as a version gap.
+* ADD_MONEY has a receiver and no sender (money enters from outside).
+  TRANSFER has both. A FAILED row (insufficient funds, over the daily limit)
+  moves nothing: it carries the sender's unchanged balance and version and no
+  receiver figures, and is shown to the sender only.
+* Append-only, three times over: database triggers (``ledger/sql/``) refuse
+  UPDATE, DELETE and TRUNCATE from any client; the ORM refuses ``save()`` on an
+  existing row, ``delete()`` and queryset ``update()``/``delete()``; the
+  foreign keys PROTECT users, so nothing cascades into the ledger.
+* CHECK constraints: amount > 0; sender differs from receiver; ADD_MONEY has no
+  sender and TRANSFER has one; a SUCCESS row carries the receiver's figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from wallets.money import DECIMAL_PLACES, MAX_DIGITS
+
+
+class AppendOnlyError(Exception):
+    """Raised by the ORM guard before the database trigger would refuse."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"ledger is append-only: {operation} is refused")
+
+
+class TransactionQuerySet(models.QuerySet["Transaction"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("UPDATE")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AppendOnlyError("DELETE")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("UPDATE")
+
+
+class Transaction(models.Model):
+    class Type(models.TextChoices):
+        ADD_MONEY = "ADD_MONEY", "Add money"
+        TRANSFER = "TRANSFER", "Transfer"
+
+    class Status(models.TextChoices):
+        SUCCESS = "SUCCESS", "Success"
+        FAILED = "FAILED", "Failed"
+
+    id = models.BigAutoField(primary_key=True)
+    transaction_type = models.CharField(max_length=16, choices=Type.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    amount = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
+    currency = models.CharField(max_length=3)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    receiver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sender_balance_after = models.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True
+    )
+    sender_version_after = models.PositiveBigIntegerField(null=True, blank=True)
+    receiver_balance_after = models.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True
+    )
+    receiver_version_after = models.PositiveBigIntegerField(null=True, blank=True)
+    # The error code of a FAILED attempt (insufficient_funds, daily_limit_exceeded).
+    failure_reason = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TransactionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["sender", "-id"], name="ledger_tx_sender_id"),
+            models.Index(fields=["receiver", "-id"], name="ledger_tx_receiver_id"),
+            models.Index(fields=["created_at"], name="ledger_tx_created_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_tx_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(sender__isnull=True) | ~models.Q(sender=models.F("receiver")),
+                name="ledger_tx_sender_not_receiver",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(transaction_type__in=["ADD_MONEY", "TRANSFER"]), name="ledger_tx_type_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=["SUCCESS", "FAILED"]), name="ledger_tx_status_valid"),
+            models.CheckConstraint(
+                condition=(models.Q(transaction_type="ADD_MONEY", sender__isnull=True, status="SUCCESS"))
+                | models.Q(transaction_type="TRANSFER", sender__isnull=False),
+                name="ledger_tx_parties_match_type",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="FAILED")
+                | models.Q(receiver_balance_after__isnull=False, receiver_version_after__isnull=False),
+                name="ledger_tx_success_has_receiver_figures",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.transaction_type} {self.status} {self.amount} {self.currency}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("UPDATE")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("DELETE")
+
+    def involves(self, user_id: int) -> bool:
+        return user_id in (self.sender_id, self.receiver_id)

@@ -1,0 +1,99 @@
+"""Reconciliation: does every balance follow from the ledger?
+
+Checks, each a ``Finding`` when it fails:
+* money is conserved: the sum of all balances equals the sum of successful top-ups;
+* every wallet's balance equals the replay of its SUCCESS entries (credits
+  minus debits), and its ``version`` equals their count;
+* every wallet's daily-limit counter for today equals the ledger's sum of its
+  successful outgoing transfers today;
+* the append-only triggers are installed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from ledger import triggers
+from ledger.models import Transaction
+from wallets.models import Wallet
+from wallets.money import ZERO
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.subject}: {self.message}"
+
+
+def ledger_reconcile() -> list[Finding]:
+    findings: list[Finding] = []
+    success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
+
+    credits: dict[int, tuple[Decimal, int]] = {
+        row["receiver_id"]: (row["total"], row["n"])
+        for row in success.values("receiver_id").order_by().annotate(total=Sum("amount"), n=Count("id"))
+    }
+    debits: dict[int, tuple[Decimal, int]] = {
+        row["sender_id"]: (row["total"], row["n"])
+        for row in success.filter(sender__isnull=False)
+        .values("sender_id")
+        .order_by()
+        .annotate(total=Sum("amount"), n=Count("id"))
+    }
+    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    spent_today: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in (
+        success.filter(transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=start + timedelta(days=1))
+        .values("sender_id")
+        .order_by()
+        .annotate(total=Sum("amount"))
+    ):
+        spent_today[row["sender_id"]] = row["total"]
+
+    total_balance = ZERO
+    today = timezone.localdate()
+    for wallet in Wallet.objects.select_related("user").order_by("id").iterator(chunk_size=2000):
+        total_balance += wallet.balance
+        credit, n_in = credits.get(wallet.user_id, (ZERO, 0))
+        debit, n_out = debits.get(wallet.user_id, (ZERO, 0))
+        subject = f"wallet {wallet.pk} (user {wallet.user_id} {wallet.user.username})"
+        if credit - debit != wallet.balance:
+            findings.append(
+                Finding("balance", subject, f"balance {wallet.balance} but the ledger replays to {credit - debit}")
+            )
+        if n_in + n_out != wallet.version:
+            findings.append(
+                Finding("version", subject, f"version {wallet.version} but the ledger has {n_in + n_out} entries")
+            )
+        counter = wallet.spent_today if wallet.spent_on == today else ZERO
+        if counter != spent_today[wallet.user_id]:
+            findings.append(
+                Finding(
+                    "daily_limit",
+                    subject,
+                    f"spent today {counter} but the ledger says {spent_today[wallet.user_id]}",
+                )
+            )
+
+    top_ups = success.filter(transaction_type=Transaction.Type.ADD_MONEY).aggregate(total=Sum("amount"))["total"]
+    if total_balance != (top_ups or ZERO):
+        findings.append(
+            Finding("conservation", "all wallets", f"balances sum to {total_balance} but top-ups to {top_ups or ZERO}")
+        )
+
+    for table in triggers.APPEND_ONLY_TABLES:
+        missing = triggers.expected(connection.vendor, table) - triggers.installed(connection, table)
+        if missing:
+            findings.append(Finding("triggers", table, f"missing append-only trigger(s): {', '.join(sorted(missing))}"))
+    return findings

@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS {table}_no_update;
+DROP TRIGGER IF EXISTS {table}_no_delete;

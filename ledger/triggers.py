@@ -1,0 +1,84 @@
+"""Append-only triggers: the SQL lives beside this module, one file per backend.
+
+``ledger/sql/<vendor>/append_only.sql`` installs, ``append_only_reverse.sql``
+removes; ``{table}`` stands for the protected table. Installing is idempotent
+(``CREATE OR REPLACE`` / ``IF NOT EXISTS``), so ``post_migrate`` re-applies it:
+a later migration that rebuilds a table on SQLite (which drops its triggers)
+cannot leave the ledger unprotected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlparse
+from django.db import migrations
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+# Every table that must never see UPDATE, DELETE or TRUNCATE.
+APPEND_ONLY_TABLES: list[str] = ["ledger_transaction"]
+
+SUPPORTED_VENDORS = ("postgresql", "sqlite")
+
+
+def statements(vendor: str, name: str, table: str) -> list[str]:
+    """The SQL statements of ``sql/<vendor>/<name>.sql`` for ``table``."""
+    if vendor not in SUPPORTED_VENDORS:
+        raise NotImplementedError(f"No append-only triggers for the {vendor} backend.")
+    text = (SQL_DIR / vendor / f"{name}.sql").read_text().replace("{table}", table)
+    return [s.strip() for s in sqlparse.split(sqlparse.format(text, strip_comments=True)) if s.strip()]
+
+
+def install(connection: BaseDatabaseWrapper, table: str) -> None:
+    with connection.cursor() as cursor:
+        for sql in statements(connection.vendor, "append_only", table):
+            cursor.execute(sql)
+
+
+def uninstall(connection: BaseDatabaseWrapper, table: str) -> None:
+    with connection.cursor() as cursor:
+        for sql in statements(connection.vendor, "append_only_reverse", table):
+            cursor.execute(sql)
+
+
+def installed(connection: BaseDatabaseWrapper, table: str) -> set[str]:
+    """Names of the triggers on ``table`` (for tests and verify_ledger)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
+        else:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
+            )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def expected(vendor: str, table: str) -> set[str]:
+    if vendor == "sqlite":
+        return {f"{table}_no_update", f"{table}_no_delete"}
+    return {f"{table}_append_only", f"{table}_no_truncate"}
+
+
+def append_only_operation(table: str) -> migrations.RunPython:
+    """A migration operation that installs (and on reverse removes) the triggers."""
+
+    def forward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        install(schema_editor.connection, table)
+
+    def backward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        uninstall(schema_editor.connection, table)
+
+    return migrations.RunPython(forward, backward, elidable=False)
+
+
+def ensure_all(connection: BaseDatabaseWrapper) -> None:
+    """Re-apply every append-only trigger whose table exists (post_migrate)."""
+    tables = set(connection.introspection.table_names())
+    for table in APPEND_ONLY_TABLES:
+        if table in tables:
+            install(connection, table)
+

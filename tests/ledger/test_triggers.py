@@ -1,0 +1,111 @@
+"""The ledger is append-only for everyone: ORM, admin and raw SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import ProtectedError
+
+from ledger import triggers
+from ledger.models import AppendOnlyError, Transaction
+from wallets import services
+from wallets.models import User
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def entry(register: Callable[..., User]) -> Transaction:
+    alice, bob = register("alice", balance="100"), register("bob")
+    return services.transfer_create(sender=alice, to_user_id=bob.pk, amount="40")
+
+
+def raw(sql: str, params: list[object] | None = None) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def rows() -> list[tuple[object, ...]]:
+    return list(Transaction.objects.order_by("id").values_list("id", "amount", "status", "receiver_id"))
+
+
+def test_the_triggers_exist_after_migrate() -> None:
+    assert triggers.installed(connection, "ledger_transaction") >= triggers.expected(
+        connection.vendor, "ledger_transaction"
+    )
+
+
+def test_triggers_come_back_after_a_migration_that_rebuilds_the_table() -> None:
+    # A later migration that rebuilds the table (SQLite's ALTER path) drops its
+    # triggers; post_migrate re-applies them.
+    triggers.uninstall(connection, "ledger_transaction")
+    call_command("migrate", verbosity=0)
+    assert triggers.installed(connection, "ledger_transaction") >= triggers.expected(
+        connection.vendor, "ledger_transaction"
+    )
+
+
+def test_raw_sql_update_is_refused(entry: Transaction) -> None:
+    before = rows()
+    with pytest.raises(DatabaseError, match="append-only"):
+        raw("UPDATE ledger_transaction SET amount = 1 WHERE id = %s", [entry.pk])
+    assert rows() == before
+
+
+def test_raw_sql_delete_is_refused(entry: Transaction) -> None:
+    before = rows()
+    with pytest.raises(DatabaseError, match="append-only"):
+        raw("DELETE FROM ledger_transaction")
+    assert rows() == before
+
+
+@pytest.mark.postgres
+def test_raw_sql_truncate_is_refused_on_postgresql(entry: Transaction) -> None:
+    before = rows()
+    with pytest.raises(DatabaseError, match="append-only"):
+        raw("TRUNCATE ledger_transaction CASCADE")
+    assert rows() == before
+
+
+def test_orm_queryset_update_and_delete_are_refused(entry: Transaction) -> None:
+    before = rows()
+    with pytest.raises(AppendOnlyError):
+        Transaction.objects.filter(pk=entry.pk).update(amount=1)
+    with pytest.raises(AppendOnlyError):
+        Transaction.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        entry.delete()
+    entry.amount = 1
+    with pytest.raises(AppendOnlyError):
+        entry.save()
+    assert rows() == before
+
+
+def test_the_trigger_holds_even_when_the_orm_guard_is_bypassed(entry: Transaction) -> None:
+    before = rows()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        # QuerySet._raw_delete and base-class update skip the model's guards.
+        Transaction.objects.filter(pk=entry.pk)._raw_delete(connection.alias)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        super(type(Transaction.objects.all()), Transaction.objects.all()).update(amount=2)
+    assert rows() == before
+
+
+def test_deleting_a_user_with_ledger_rows_is_refused_and_keeps_every_row(entry: Transaction) -> None:
+    before = rows()
+    sender = User.objects.get(pk=entry.sender_id)
+    with pytest.raises(ProtectedError):
+        sender.delete()
+    with pytest.raises(IntegrityError):
+        raw("DELETE FROM wallets_user WHERE id = %s", [entry.sender_id])
+    assert rows() == before
+    assert User.objects.filter(pk=entry.sender_id).exists()
+
+
+def test_a_user_without_ledger_rows_can_be_deleted(register: Callable[..., User]) -> None:
+    lurker = register("lurker")
+    lurker.delete()
+    assert not User.objects.filter(username="lurker").exists()

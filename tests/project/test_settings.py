@@ -1,0 +1,64 @@
+"""Settings: embedded by default, production-safe with DEBUG=0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_check_deploy_is_clean_with_debug_off() -> None:
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="0", SECRET_KEY="x" * 64 + "-production-grade-secret", ALLOWED_HOSTS="pay.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_off_without_a_secret_key_refuses_to_start() -> None:
+    result = manage("check", DEBUG="0", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_with_no_environment_the_service_is_embedded() -> None:
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['OPTIONS']['transaction_mode'],"
+        " s.CHANNEL_LAYERS['default']['BACKEND'], s.TIME_ZONE, s.PAYLANE_CURRENCY)"
+    )
+    result = manage("shell", "-v", "0", "-c", code, DEBUG="1", SECRET_KEY="dev")
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3", "IMMEDIATE", "channels.layers.InMemoryChannelLayer", "Asia/Kolkata", "INR",
+    ], result.stderr
+
+
+def test_database_url_and_redis_url_switch_to_the_real_parts() -> None:
+    code = "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'])"
+    result = manage(
+        "shell", "-v", "0", "-c", code, DEBUG="1", SECRET_KEY="dev",
+        DATABASE_URL="postgres://u@db.invalid:5432/x", REDIS_URL="redis://cache.invalid:6379/0",
+    )
+    assert result.stdout.split() == ["django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer"], result.stderr
+
+
+def test_production_cookies_are_secure_and_host_prefixed() -> None:
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0)"
+    )
+    prod = manage("shell", "-v", "0", "-c", code, DEBUG="0", SECRET_KEY="s" * 60)
+    assert prod.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "True"], prod.stderr
+    behind_proxy = manage("shell", "-v", "0", "-c", code, DEBUG="0", SECRET_KEY="s" * 60, SECURE_SSL_REDIRECT="0")
+    assert behind_proxy.stdout.split()[3] == "False"

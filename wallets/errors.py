@@ -1,0 +1,81 @@
+"""Errors the wallet services raise.
+
+Each has a stable ``code`` (the JSON API and websocket use it verbatim) and a
+human message. ``field`` names the form field the error belongs to, if any.
+Views map them to form errors or JSON; nothing else should reach a user.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.models import Transaction
+
+
+class WalletError(Exception):
+    code = "wallet_error"
+    field: str | None = None
+    default_message = "The operation was refused."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        if field is not None:
+            self.field = field
+        # Set when the refusal was recorded in the ledger as a FAILED entry.
+        self.transaction: Transaction | None = None
+        super().__init__(self.message)
+
+
+class ValidationFailed(WalletError):
+    code = "validation_error"
+    default_message = "The input is not valid."
+
+
+class InvalidAmount(WalletError):
+    code = "invalid_amount"
+    field = "amount"
+    default_message = "Enter a valid amount."
+
+
+class InvalidMobile(ValidationFailed):
+    field = "mobile_number"
+    default_message = "Enter a valid mobile number."
+
+
+class UsernameTaken(ValidationFailed):
+    field = "username"
+    default_message = "That username is taken."
+
+
+class MobileTaken(ValidationFailed):
+    field = "mobile_number"
+    default_message = "An account with that mobile number already exists."
+
+
+class InsufficientFunds(WalletError):
+    code = "insufficient_funds"
+    field = "amount"
+    default_message = "Insufficient funds."
+
+
+class DailyLimitExceeded(WalletError):
+    code = "daily_limit_exceeded"
+    field = "amount"
+    default_message = "This transfer would exceed your daily transfer limit."
+
+
+class TopUpLimitExceeded(WalletError):
+    code = "top_up_limit_exceeded"
+    field = "amount"
+    default_message = "That is more than a single top-up may add."
+
+
+class RecipientNotFound(WalletError):
+    code = "recipient_not_found"
+    default_message = "No registered user matches that recipient."
+
+
+class SelfTransfer(WalletError):
+    code = "self_transfer"
+    default_message = "You cannot send money to yourself."

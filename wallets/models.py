@@ -1,0 +1,68 @@
+"""Accounts and wallets.
+
+The database holds each invariant a second time, behind the services'
+friendly errors: a balance is never negative, a username is unique
+regardless of case, a mobile number belongs to one account.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+
+from wallets.money import DECIMAL_PLACES, MAX_DIGITS, ZERO
+
+
+class User(AbstractUser):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="wallets_user_username_ci_unique"),
+        ]
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    mobile_number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +919876543210")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.mobile_number})"
+
+
+class Wallet(models.Model):
+    # A user with ledger rows cannot be deleted (the ledger PROTECTs them); one
+    # without any has an empty wallet, which may go with the account.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
+    balance = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=ZERO)
+    # Counts the balance-changing ledger entries of this wallet: a gap is visible.
+    version = models.PositiveBigIntegerField(default=0)
+    # Per-wallet override of PAYLANE_DAILY_LIMIT; null means the default.
+    daily_limit = models.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True
+    )
+    # Successful outgoing transfers on `spent_on` (a local date). Written only
+    # under this row's lock, in the same transaction as the ledger entry, so it
+    # always equals the ledger's sum for that day; verify_ledger checks it.
+    spent_on = models.DateField(null=True, blank=True)
+    spent_today = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=ZERO)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallet_balance_non_negative"),
+            models.CheckConstraint(condition=models.Q(spent_today__gte=0), name="wallet_spent_today_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(daily_limit__isnull=True) | models.Q(daily_limit__gte=0),
+                name="wallet_daily_limit_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Wallet of {self.user}"
+
+    @property
+    def effective_daily_limit(self) -> Decimal:
+        return self.daily_limit if self.daily_limit is not None else settings.PAYLANE_DAILY_LIMIT

@@ -1,0 +1,33 @@
+"""Reads of wallets and history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from ledger.models import Transaction
+from wallets.models import User, Wallet
+from wallets.money import ZERO
+
+
+def wallet_for_user(*, user: User) -> Wallet:
+    return Wallet.objects.select_related("user", "user__profile").get(user=user)
+
+
+def wallet_spent_today(*, wallet: Wallet) -> Decimal:
+    return wallet.spent_today if wallet.spent_on == timezone.localdate() else ZERO
+
+
+def wallet_remaining_today(*, wallet: Wallet) -> Decimal:
+    return max(wallet.effective_daily_limit - wallet_spent_today(wallet=wallet), ZERO)
+
+
+def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
+    """Every entry the user is a party to, newest first; FAILED attempts only for their sender."""
+    return (
+        Transaction.objects.filter(Q(sender_id=user_id) | Q(receiver_id=user_id, status=Transaction.Status.SUCCESS))
+        .select_related("sender", "receiver")
+        .order_by("-id")
+    )

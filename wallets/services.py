@@ -1,0 +1,239 @@
+"""Wallet services: every write of accounts, wallets and money goes through here.
+
+Each entry point validates its input first (nothing is locked while a person's
+typo is being explained), then runs one durable transaction. Money moves only
+inside ``transaction.atomic(durable=True)`` with the wallets locked
+``SELECT ... FOR UPDATE`` in ascending primary-key order, so two transfers in
+opposite directions between the same pair queue instead of deadlocking.
+Pushes leave the process only after COMMIT, through ``transaction.on_commit``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ledger.models import Transaction
+from ledger.services import entry_append
+from realtime import notify
+from wallets.errors import (
+    DailyLimitExceeded,
+    InsufficientFunds,
+    InvalidAmount,
+    MobileTaken,
+    RecipientNotFound,
+    SelfTransfer,
+    TopUpLimitExceeded,
+    UsernameTaken,
+    ValidationFailed,
+    WalletError,
+)
+from wallets.models import Profile, User, Wallet
+from wallets.money import INTEGER_DIGITS, ZERO, amount_parse
+from wallets.phone import mobile_normalize
+
+# The largest balance the column holds (12 integer digits, 2 decimals).
+MAX_BALANCE = Decimal(10**INTEGER_DIGITS) - Decimal("0.01")
+
+
+# --- Accounts ------------------------------------------------------------------------
+
+
+def user_register(*, username: str, password: str, mobile_number: str) -> User:
+    """Create a user, their profile and an empty wallet, all or nothing.
+
+    Transaction: one, durable. Locks: none beyond the unique indexes, which
+    decide a race between two sign-ups for the same username or number.
+    Side effects: none. Raises ``ValidationFailed`` subclasses naming the field.
+    """
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed("Choose a username.", field="username")
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), field="username") from None
+    if len(username) > User._meta.get_field("username").max_length:
+        raise ValidationFailed("That username is too long (150 characters at most).", field="username")
+    mobile = mobile_normalize(mobile_number)
+    user = User(username=username)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), field="password") from None
+    if User.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken()
+    if Profile.objects.filter(mobile_number=mobile).exists():
+        raise MobileTaken()
+    user.set_password(password)
+    try:
+        return _register_commit(user=user, mobile=mobile)
+    except IntegrityError:
+        # A concurrent sign-up won the race for the username or the number.
+        if User.objects.filter(username__iexact=username).exists():
+            raise UsernameTaken() from None
+        raise MobileTaken() from None
+
+
+@transaction.atomic(durable=True)
+def _register_commit(*, user: User, mobile: str) -> User:
+    user.save()
+    Profile.objects.create(user=user, mobile_number=mobile)
+    Wallet.objects.create(user=user)
+    return user
+
+
+# --- Money ---------------------------------------------------------------------------
+
+
+def wallet_top_up(*, user: User, amount: object) -> Transaction:
+    """Add money from outside (a simulated top-up) to ``user``'s wallet.
+
+    Transaction: one, durable. Locks: the user's wallet row.
+    Side effects: one ADD_MONEY ledger row; after commit, a push to the user.
+    Refusals (bad amount, over the per-operation maximum) record nothing.
+    """
+    value = amount_parse(amount)
+    if value > settings.PAYLANE_TOP_UP_MAX:
+        raise TopUpLimitExceeded(
+            f"A single top-up may add at most {settings.PAYLANE_TOP_UP_MAX:,} {settings.PAYLANE_CURRENCY}."
+        )
+    return _top_up_commit(user_id=user.pk, amount=value)
+
+
+@transaction.atomic(durable=True)
+def _top_up_commit(*, user_id: int, amount: Decimal) -> Transaction:
+    wallet = Wallet.objects.select_for_update().get(user_id=user_id)
+    if wallet.balance + amount > MAX_BALANCE:
+        raise TopUpLimitExceeded("Your wallet cannot hold that much.")
+    wallet.balance += amount
+    wallet.version += 1
+    wallet.save(update_fields=["balance", "version"])
+    entry = entry_append(transaction_type=Transaction.Type.ADD_MONEY, amount=amount, receiver=wallet)
+    transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
+    return entry
+
+
+def transfer_create(
+    *, sender: User, amount: object, to_user_id: object = None, to_mobile: str | None = None
+) -> Transaction:
+    """Move ``amount`` from ``sender`` to a registered user, by id or by mobile number.
+
+    Exactly one of ``to_user_id`` and ``to_mobile`` names the recipient.
+    Transaction: one, durable, for the transfer. Locks: both wallets,
+    ascending id. Checks, under the locks: funds first, then the sender's
+    daily limit (calendar day in ``TIME_ZONE``). Side effects: one TRANSFER
+    ledger row; after commit, a push to both parties.
+
+    A refusal for funds or the limit rolls the attempt back and then records a
+    FAILED row in a second transaction (under the sender's lock), attached to
+    the raised error as ``.transaction``. Other refusals record nothing.
+    """
+    value = amount_parse(amount)
+    receiver_id = _recipient_resolve(to_user_id=to_user_id, to_mobile=to_mobile)
+    if receiver_id == sender.pk:
+        raise SelfTransfer()
+    try:
+        return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value)
+    except (InsufficientFunds, DailyLimitExceeded) as refusal:
+        refusal.transaction = _attempt_record_failed(
+            sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal
+        )
+        raise
+
+
+def _recipient_resolve(*, to_user_id: object, to_mobile: str | None) -> int:
+    if (to_user_id is None) == (to_mobile is None or to_mobile == ""):
+        raise ValidationFailed("Name the recipient by user id or by mobile number (one of them).", field="recipient")
+    if to_mobile:
+        mobile = mobile_normalize(to_mobile)
+        found = Profile.objects.filter(mobile_number=mobile, user__is_active=True).values_list("user_id", flat=True)
+        receiver_id = next(iter(found), None)
+        if receiver_id is None:
+            raise RecipientNotFound("No registered user has that mobile number.")
+        return receiver_id
+    text = str(to_user_id).strip() if isinstance(to_user_id, (int, str)) and not isinstance(to_user_id, bool) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        raise ValidationFailed("A user id is a whole number.", field="to_user_id")
+    receiver_id = int(text)
+    if receiver_id <= 0 or receiver_id > 2**63 - 1:
+        raise RecipientNotFound("No registered user has that id.")
+    return receiver_id
+
+
+@transaction.atomic(durable=True)
+def _transfer_commit(*, sender_id: int, receiver_id: int, amount: Decimal) -> Transaction:
+    wallets = {
+        w.user_id: w
+        for w in Wallet.objects.select_for_update(of=("self",))
+        .filter(user_id__in=(sender_id, receiver_id), user__is_active=True)
+        .order_by("pk")
+    }
+    sender, receiver = wallets.get(sender_id), wallets.get(receiver_id)
+    if receiver is None:
+        raise RecipientNotFound("No registered user has that id.")
+    if sender is None:
+        raise ValidationFailed("Your account cannot send money.", field="recipient")
+    if sender.balance < amount:
+        raise InsufficientFunds(
+            f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}."
+        )
+    today = timezone.localdate()
+    spent = sender.spent_today if sender.spent_on == today else ZERO
+    limit = sender.effective_daily_limit
+    if spent + amount > limit:
+        raise DailyLimitExceeded(
+            f"This would exceed your daily limit of {limit:,} {settings.PAYLANE_CURRENCY}: "
+            f"{max(limit - spent, ZERO):,} left today."
+        )
+    if receiver.balance + amount > MAX_BALANCE:
+        raise InvalidAmount("The recipient's wallet cannot hold that much.")
+    sender.balance -= amount
+    sender.version += 1
+    sender.spent_on, sender.spent_today = today, spent + amount
+    sender.save(update_fields=["balance", "version", "spent_on", "spent_today"])
+    receiver.balance += amount
+    receiver.version += 1
+    receiver.save(update_fields=["balance", "version"])
+    entry = entry_append(
+        transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver
+    )
+    transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
+    return entry
+
+
+@transaction.atomic(durable=True)
+def _attempt_record_failed(*, sender_id: int, receiver_id: int, amount: Decimal, reason: WalletError) -> Transaction:
+    # Locked so that the FAILED row's id, too, follows this wallet's commit order.
+    sender = Wallet.objects.select_for_update().get(user_id=sender_id)
+    receiver = Wallet(user_id=receiver_id)
+    entry = entry_append(
+        transaction_type=Transaction.Type.TRANSFER,
+        amount=amount,
+        sender=sender,
+        receiver=receiver,
+        status=Transaction.Status.FAILED,
+        failure_reason=reason.code,
+    )
+    transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
+    return entry
+
+
+def wallet_set_daily_limit(*, wallet: Wallet, daily_limit: Decimal | None) -> Wallet:
+    """Set (or with ``None`` clear) a wallet's daily-limit override.
+
+    Transaction: one, durable. Locks: the wallet row.
+    """
+    if daily_limit is not None and daily_limit < ZERO:
+        raise InvalidAmount("A daily limit cannot be negative.", field="daily_limit")
+    with transaction.atomic(durable=True):
+        locked = Wallet.objects.select_for_update().get(pk=wallet.pk)
+        locked.daily_limit = daily_limit
+        locked.save(update_fields=["daily_limit"])
+    return locked

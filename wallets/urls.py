@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from wallets import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("logout/", views.logout_view, name="logout"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("add-money/", views.AddMoneyView.as_view(), name="add_money"),
+    path("transfer/", views.TransferView.as_view(), name="transfer"),
+    path("pay-mobile/", views.PayMobileView.as_view(), name="pay_mobile"),
+    path("transactions/", views.transactions, name="transactions"),
+]
