@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ledger.models import Transaction
+from rest_framework.authtoken.models import Token
 from wallets.models import User, Wallet
 from wallets.money import ZERO
 
@@ -31,3 +32,11 @@ def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
         .select_related("sender", "receiver")
         .order_by("-id")
     )
+
+
+def user_for_token(*, key: str) -> User | None:
+    """The active user an API token belongs to, or None."""
+    if not key or len(key) > 64:
+        return None
+    token = Token.objects.select_related("user").filter(key=key, user__is_active=True).first()
+    return token.user if token else None

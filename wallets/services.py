@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ledger.models import Transaction
+from rest_framework.authtoken.models import Token
 from ledger.services import entry_append
 from realtime import notify
 from wallets.errors import (
@@ -87,6 +88,20 @@ def _register_commit(*, user: User, mobile: str) -> User:
     Profile.objects.create(user=user, mobile_number=mobile)
     Wallet.objects.create(user=user)
     return user
+
+
+def token_issue(*, user: User) -> str:
+    """The user's API token, created on first use (one per user).
+
+    Transaction: the ORM's own (one INSERT at most). Side effects: none.
+    """
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def token_revoke(*, user: User) -> None:
+    """Revoke the user's API token; the next ``token_issue`` makes a new one."""
+    Token.objects.filter(user=user).delete()
 
 
 # --- Money ---------------------------------------------------------------------------

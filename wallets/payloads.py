@@ -1,0 +1,51 @@
+"""Wire shapes shared by the JSON API and the websocket: one definition each.
+
+Amounts are strings with exactly two decimals; times are ISO 8601 with their
+offset (in the service's ``TIME_ZONE``).
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from django.utils import timezone
+
+from ledger.models import Transaction
+from wallets.models import User
+from wallets.money import money_str
+
+
+class PartyPayload(TypedDict):
+    user_id: int
+    username: str
+
+
+class TransactionPayload(TypedDict):
+    id: int
+    type: str
+    status: str
+    amount: str
+    currency: str
+    sender: PartyPayload | None
+    receiver: PartyPayload
+    failure_reason: str | None
+    created_at: str
+
+
+def party_payload(user: User) -> PartyPayload:
+    return {"user_id": user.pk, "username": user.username}
+
+
+def transaction_payload(entry: Transaction) -> TransactionPayload:
+    """The transaction object. Select ``sender`` and ``receiver`` with the entry to avoid extra queries."""
+    return {
+        "id": entry.pk,
+        "type": entry.transaction_type,
+        "status": entry.status,
+        "amount": money_str(entry.amount),
+        "currency": entry.currency,
+        "sender": party_payload(entry.sender) if entry.sender_id else None,
+        "receiver": party_payload(entry.receiver),
+        "failure_reason": entry.failure_reason or None,
+        "created_at": timezone.localtime(entry.created_at).isoformat(),
+    }
