@@ -9,7 +9,7 @@ PORT ?= 8000
 LOCAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/paylane
 LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-sqlite test-postgres setup migrate lint clean
+.PHONY: run test test-sqlite test-postgres setup migrate lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	@python=$$(scripts/find-python) || exit 1; \
@@ -45,6 +45,17 @@ test-postgres: setup
 	@echo "== test suite on PostgreSQL + Redis"
 	DATABASE_URL=$${DATABASE_URL:-$(LOCAL_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(LOCAL_REDIS_URL)} \
 	  $(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks against the local PostgreSQL (a database of their own); figures in docs/performance.md.
+bench: setup
+	$(PY) -m bench transfers $(BENCH_ARGS)
+
+$(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-lint.txt && touch $@
+
+lint: setup $(VENV)/.lint-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy project wallets ledger realtime
 
 clean:
 	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles

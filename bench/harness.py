@@ -1,0 +1,149 @@
+"""What every benchmark shares: a database of its own, Django set up for it,
+worker processes released together, latency percentiles, and result files.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+RESULTS = Path(os.environ.get("PAYLANE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/paylane_bench"
+
+
+def django_setup(database_url: str) -> None:
+    """Point Django at the benchmark database, production-like (DEBUG off: no query log)."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-" + "x" * 40)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+
+
+def database_recreate(database_url: str) -> None:
+    """Drop and create the benchmark's own database on the local server."""
+    import psycopg2
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+@dataclass
+class Run:
+    """One measured configuration."""
+
+    label: str
+    workers: int
+    ops: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+
+    @property
+    def per_second(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["latencies_ms"]
+        data.update(
+            per_second=round(self.per_second, 1),
+            p50_ms=round(self.percentile(0.50), 3),
+            p99_ms=round(self.percentile(0.99), 3),
+            mean_ms=round(statistics.fmean(self.latencies_ms), 3) if self.latencies_ms else None,
+        )
+        return data
+
+
+def _worker(
+    job: Callable[[int], Callable[[], None]],
+    index: int,
+    seconds: float,
+    start: Any,
+    out: Any,
+) -> None:
+    from django.db import connections
+
+    connections.close_all()  # never share the parent's sockets
+    operation = job(index)
+    latencies: list[float] = []
+    errors = 0
+    start.wait()
+    deadline = time.perf_counter() + seconds
+    while (now := time.perf_counter()) < deadline:
+        try:
+            operation()
+        except Exception:  # noqa: BLE001 - counted and reported, the run goes on
+            errors += 1
+            continue
+        latencies.append((time.perf_counter() - now) * 1000)
+    connections.close_all()
+    out.put((latencies, errors))
+
+
+def measure(label: str, job: Callable[[int], Callable[[], None]], *, workers: int, seconds: float) -> Run:
+    """Run ``job(i)()`` in a loop in ``workers`` processes for ``seconds``, all released together."""
+    from django.db import connections
+
+    connections.close_all()
+    ctx = mp.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(job, i, seconds, start, out)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    time.sleep(0.3)  # let every worker connect before the clock starts
+    began = time.perf_counter()
+    start.set()
+    results = [out.get(timeout=seconds + 60) for _ in procs]
+    elapsed = time.perf_counter() - began
+    for p in procs:
+        p.join()
+    latencies = [ms for lat, _ in results for ms in lat]
+    return Run(label, workers, len(latencies), sum(e for _, e in results), elapsed, latencies)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2, default=str) + "\n")
+    return path
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)) for r in rows]
+    return "\n".join(lines)

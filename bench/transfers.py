@@ -1,0 +1,177 @@
+"""`transfers`: the service function against the raw-SQL ceiling, same run, same database.
+
+Django: ``wallets.services.transfer_create`` (no HTTP), each worker a process
+with its own connection. Ceiling: the same transfer as raw SQL through
+psycopg2 — one transaction that locks both wallet rows in id order, updates
+both balances and inserts one ledger row. Scenarios: ``spread`` (random pairs
+over many wallets: low contention) and ``hot`` (every transfer touches one
+wallet, in both directions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from bench import harness
+
+BALANCE = Decimal("1000000000.00")
+NO_LIMIT = Decimal("999999999999.99")
+SQL_LOCK = "SELECT id FROM wallets_wallet WHERE user_id IN (%s, %s) ORDER BY id FOR UPDATE"
+# The debit keeps the daily-limit counter too: the ceiling does the same work as the service.
+SQL_DEBIT = (
+    "UPDATE wallets_wallet SET balance = balance - %(amount)s, version = version + 1, "
+    "spent_today = CASE WHEN spent_on = %(today)s THEN spent_today + %(amount)s ELSE %(amount)s END, "
+    "spent_on = %(today)s WHERE user_id = %(user)s RETURNING balance, version"
+)
+SQL_CREDIT = (
+    "UPDATE wallets_wallet SET balance = balance + %s, version = version + 1 WHERE user_id = %s "
+    "RETURNING balance, version"
+)
+SQL_INSERT = (
+    "INSERT INTO ledger_transaction (transaction_type, status, amount, currency, sender_id, receiver_id, "
+    "sender_balance_after, sender_version_after, receiver_balance_after, receiver_version_after, "
+    "failure_reason, created_at) VALUES ('TRANSFER', 'SUCCESS', %s, 'INR', %s, %s, %s, %s, %s, %s, '', now())"
+)
+
+
+def wallets_create(count: int) -> list[int]:
+    """``count`` funded users (bulk insert, with matching ADD_MONEY rows so verify_ledger holds)."""
+    from django.core.management import call_command
+
+    from ledger.models import Transaction
+    from wallets.models import Profile, User, Wallet
+
+    call_command("migrate", verbosity=0)
+    users = User.objects.bulk_create(
+        [User(username=f"bench{i}", password="!") for i in range(count)], batch_size=2000
+    )
+    Profile.objects.bulk_create(
+        [Profile(user=u, mobile_number=f"+9170{i:08d}") for i, u in enumerate(users)], batch_size=2000
+    )
+    Wallet.objects.bulk_create(
+        [Wallet(user=u, balance=BALANCE, version=1, daily_limit=NO_LIMIT) for u in users], batch_size=2000
+    )
+    Transaction.objects.bulk_create(
+        [
+            Transaction(
+                transaction_type="ADD_MONEY", status="SUCCESS", amount=BALANCE, currency="INR", receiver=u,
+                receiver_balance_after=BALANCE, receiver_version_after=1,
+            )
+            for u in users
+        ],
+        batch_size=2000,
+    )
+    return [u.pk for u in users]
+
+
+def pairs(scenario: str, user_ids: list[int], seed: int) -> Callable[[], tuple[int, int]]:
+    rng = random.Random(seed)
+    hot, others = user_ids[0], user_ids[1:]
+
+    def next_pair() -> tuple[int, int]:
+        if scenario == "hot":
+            other = rng.choice(others)
+            return (hot, other) if rng.random() < 0.5 else (other, hot)
+        a, b = rng.sample(user_ids, 2)
+        return a, b
+
+    return next_pair
+
+
+def django_job(scenario: str, user_ids: list[int]) -> Callable[[int], Callable[[], None]]:
+    def make(index: int) -> Callable[[], None]:
+        from wallets import services
+        from wallets.models import User
+
+        next_pair = pairs(scenario, user_ids, seed=index)
+
+        def transfer() -> None:
+            sender, receiver = next_pair()
+            services.transfer_create(sender=User(pk=sender), to_user_id=receiver, amount="1.00")
+
+        return transfer
+
+    return make
+
+
+def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[int], Callable[[], None]]:
+    def make(index: int) -> Callable[[], None]:
+        import psycopg2
+
+        from django.utils import timezone
+
+        conn = psycopg2.connect(database_url)
+        next_pair = pairs(scenario, user_ids, seed=index)
+        amount = Decimal("1.00")
+
+        def transfer() -> None:
+            sender, receiver = next_pair()
+            with conn, conn.cursor() as cursor:  # one transaction, committed on exit
+                cursor.execute(SQL_LOCK, (sender, receiver))
+                cursor.execute(SQL_DEBIT, {"amount": amount, "today": timezone.localdate(), "user": sender})
+                s_balance, s_version = cursor.fetchone()
+                cursor.execute(SQL_CREDIT, (amount, receiver))
+                r_balance, r_version = cursor.fetchone()
+                cursor.execute(
+                    SQL_INSERT, (amount, sender, receiver, s_balance, s_version, r_balance, r_version)
+                )
+
+        return transfer
+
+    return make
+
+
+def queries_per_transfer(user_ids: list[int]) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from wallets import services
+    from wallets.models import User
+
+    with CaptureQueriesContext(connection) as captured:
+        services.transfer_create(sender=User(pk=user_ids[1]), to_user_id=user_ids[2], amount="1.00")
+    return len(captured.captured_queries)  # Django 6 lists BEGIN and COMMIT too
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench transfers", description=__doc__)
+    parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL)
+    parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--workers", default="1,4,8,16")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--scenarios", default="spread,hot")
+    parser.add_argument("--name", default="transfers", help="result file: bench/results/<name>.json")
+    args = parser.parse_args(argv)
+
+    harness.database_recreate(args.database_url)
+    harness.django_setup(args.database_url)
+    user_ids = wallets_create(args.wallets)
+    round_trips = queries_per_transfer(user_ids)
+
+    rows: list[dict[str, Any]] = []
+    for scenario in args.scenarios.split(","):
+        for workers in [int(w) for w in args.workers.split(",")]:
+            ceiling = harness.measure(
+                f"raw-sql/{scenario}", raw_job(scenario, user_ids, args.database_url),
+                workers=workers, seconds=args.seconds,
+            )
+            service = harness.measure(
+                f"django/{scenario}", django_job(scenario, user_ids), workers=workers, seconds=args.seconds
+            )
+            for run in (ceiling, service):
+                row = {"scenario": scenario, **run.summary()}
+                row["ratio"] = round(run.per_second / ceiling.per_second, 3) if ceiling.per_second else None
+                rows.append(row)
+
+    from django.core.management import call_command
+
+    call_command("verify_ledger", verbosity=0)  # the benchmark itself must leave a consistent ledger
+    print(f"database round trips per Django transfer: {round_trips}")
+    print(harness.table(rows, ["label", "workers", "ops", "errors", "per_second", "p50_ms", "p99_ms", "ratio"]))
+    payload = {"args": vars(args), "round_trips_per_transfer": round_trips, "runs": rows}
+    print(f"wrote {harness.write_results(args.name, payload)}")
+    return payload
