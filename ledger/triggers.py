@@ -20,7 +20,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 # Every table that must never see UPDATE, DELETE or TRUNCATE.
-APPEND_ONLY_TABLES: list[str] = ["ledger_transaction"]
+APPEND_ONLY_TABLES: list[str] = ["ledger_transaction", "ledger_seal", "ledger_dailylimitchange"]
 
 SUPPORTED_VENDORS = ("postgresql", "sqlite")
 
