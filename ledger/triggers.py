@@ -46,13 +46,19 @@ def uninstall(connection: BaseDatabaseWrapper, table: str) -> None:
 
 
 def installed(connection: BaseDatabaseWrapper, table: str) -> set[str]:
-    """Names of the triggers on ``table`` (for tests and verify_ledger)."""
+    """Names of the enabled triggers on ``table`` (for tests and verify_ledger).
+
+    On PostgreSQL a trigger switched off with ``ALTER TABLE … DISABLE TRIGGER``
+    still exists but does not count.
+    """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
         else:
             cursor.execute(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
+                "SELECT tgname FROM pg_trigger "
+                "WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled IN ('O', 'A')",
+                [table],
             )
         return {row[0] for row in cursor.fetchall()}
 
