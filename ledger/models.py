@@ -173,7 +173,7 @@ class DailyLimitChange(AppendOnlyModel):
     """Who changed a wallet's daily-limit override, when, from what to what (null = the default)."""
 
     id = models.BigAutoField(primary_key=True)
-    wallet = models.ForeignKey("wallets.Wallet", on_delete=models.PROTECT, related_name="+")
+    wallet = models.ForeignKey("wallets.Wallet", on_delete=models.PROTECT, related_name="daily_limit_changes")
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

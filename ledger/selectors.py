@@ -10,11 +10,14 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ledger.models import Seal, Transaction
-from wallets.models import User
+from wallets.errors import WalletError
+from wallets.models import Profile, User
 from wallets.money import ZERO
+from wallets.phone import mobile_normalize
 
 # How often the sealer looks again at the transactions it waits for.
 _SETTLE_POLL_SECONDS = 0.02
@@ -114,3 +117,34 @@ def ledger_for_export(*, since: date | None = None, until: date | None = None) -
     if until is not None:
         rows = rows.filter(created_at__lt=_day_start(until + timedelta(days=1)))
     return rows
+
+
+# --- Admin search ---------------------------------------------------------------------------
+
+
+def user_ids_matching(*, term: str) -> list[int]:
+    """Users whose username (any case) or mobile number is exactly ``term``: index lookups, no scan."""
+    ids = list(User.objects.annotate(lname=Lower("username")).filter(lname=term.lower()).values_list("id", flat=True))
+    try:
+        mobile = mobile_normalize(term)
+    except WalletError:
+        return ids
+    return ids + list(Profile.objects.filter(mobile_number=mobile).values_list("user_id", flat=True))
+
+
+def replay_signed_total(*, user: User, after_id: int) -> Decimal:
+    """Credits minus debits of ``user``'s SUCCESS rows with id > ``after_id`` (to replay a page)."""
+    success = Transaction.objects.filter(status=Transaction.Status.SUCCESS, id__gt=after_id)
+    received = success.filter(receiver=user).aggregate(total=Sum("amount"))["total"] or ZERO
+    sent = success.filter(sender=user).aggregate(total=Sum("amount"))["total"] or ZERO
+    return received - sent
+
+
+def ledger_estimated_rows() -> int | None:
+    """The planner's row estimate for the ledger on PostgreSQL (no scan), else None."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'ledger_transaction'::regclass")
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] >= 0 else None

@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('new_limit', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
                 ('changed_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('wallet', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='wallets.wallet')),
+                ('wallet', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='daily_limit_changes', to='wallets.wallet')),
             ],
             options={
                 'ordering': ['-id'],
