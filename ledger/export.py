@@ -39,6 +39,9 @@ CSV_HEADER: list[str] = [
     "row_hash",
 ]
 
+# Lines per chunk when streaming to an ASGI server.
+ASYNC_BATCH_LINES = 500
+
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -96,14 +99,12 @@ async def _in_batches(lines: Iterator[str], size: int) -> AsyncIterator[str]:
         yield chunk
 
 
-def csv_streaming_content(
-    request: HttpRequest, lines: Iterator[str], *, batch: int = 500
-) -> Iterator[str] | AsyncIterator[str]:
+def csv_streaming_content(request: HttpRequest, lines: Iterator[str]) -> Iterator[str] | AsyncIterator[str]:
     """What ``StreamingHttpResponse`` should stream for this request.
 
     Under ASGI (daphne), Django would read a *synchronous* iterator to the end
     into memory before sending a byte; hand it an asynchronous one that pulls
-    ``batch`` lines at a time (database work stays in the sync thread).
+    ``ASYNC_BATCH_LINES`` lines at a time (database work stays in the sync thread).
     Under WSGI and the test client, the plain iterator streams as it is.
     """
-    return _in_batches(lines, batch) if isinstance(request, ASGIRequest) else lines
+    return _in_batches(lines, ASYNC_BATCH_LINES) if isinstance(request, ASGIRequest) else lines

@@ -108,6 +108,9 @@ class Transaction(AppendOnlyModel):
             models.Index(fields=["sender", "-id"], name="ledger_tx_sender_id"),
             models.Index(fields=["receiver", "-id"], name="ledger_tx_receiver_id"),
             models.Index(fields=["created_at"], name="ledger_tx_created_at"),
+            # The admin's type and status filters, newest first, without walking the whole ledger.
+            models.Index(fields=["status", "-id"], name="ledger_tx_status_id"),
+            models.Index(fields=["transaction_type", "-id"], name="ledger_tx_type_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_tx_amount_positive"),

@@ -155,3 +155,22 @@ def seal_findings() -> list[Finding]:
 def ledger_unsealed_count() -> int:
     tip = Seal.objects.order_by("-id").values_list("last_id", flat=True).first() or 0
     return Transaction.objects.filter(id__gt=tip).count()
+
+
+def anchor_findings(anchors: dict[int, str]) -> list[Finding]:
+    """Seals whose hash differs from a copy kept outside the database (``{seal id: seal hash}``).
+
+    The chain proves that nothing *inside* it changed; someone who can rewrite
+    rows can also rebuild every seal after them. A tip hash noted elsewhere
+    (printed by ``seal_ledger``) is what catches a rebuilt chain.
+    """
+    findings: list[Finding] = []
+    stored = dict(Seal.objects.filter(pk__in=anchors).values_list("pk", "seal_hash"))
+    for seal_id, expected in sorted(anchors.items()):
+        if seal_id not in stored:
+            findings.append(Finding("anchor", f"seal {seal_id}", "is missing"))
+        elif stored[seal_id] != expected.lower():
+            findings.append(
+                Finding("anchor", f"seal {seal_id}", f"hash {stored[seal_id]} but the anchor says {expected}")
+            )
+    return findings

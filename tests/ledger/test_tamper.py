@@ -147,3 +147,26 @@ def test_a_trigger_left_disabled_is_reported(sealed: Transaction) -> None:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE ledger_seal DISABLE TRIGGER ledger_seal_append_only")
     assert checks(ledger_reconcile())["triggers"] == ["ledger_seal"]
+
+
+def test_a_rebuilt_chain_passes_the_chain_check_but_not_the_anchor_kept_outside(
+    sealed: Transaction, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("seal_ledger")
+    tip = Seal.objects.order_by("-id").first()
+    assert tip is not None
+    anchor = f"{tip.pk}:{tip.seal_hash}"
+    call_command("verify_ledger", "--anchor", anchor)
+    # The attacker rewrites a row with a fresh hash and rebuilds every seal from scratch.
+    content = Transaction.objects.filter(pk=sealed.pk).values(*hashing.ROW_FIELDS).get()
+    content["failure_reason"] = "forged"
+    tamper(
+        "UPDATE ledger_transaction SET failure_reason = 'forged', row_hash = %s WHERE id = %s",
+        [hashing.row_hash_compute(content), sealed.pk],
+    )
+    tamper("DELETE FROM ledger_seal", [], table="ledger_seal")
+    ledger_seal()
+    assert ledger_reconcile() == []
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", "--anchor", anchor)
+    assert "[anchor] seal" in capsys.readouterr().out

@@ -6,7 +6,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ledger.reconcile import ledger_reconcile, ledger_unsealed_count
+from ledger.reconcile import anchor_findings, ledger_reconcile, ledger_unsealed_count
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    seal_id, _, seal_hash = text.partition(":")
+    if not seal_id.isdigit() or len(seal_hash) != 64:
+        raise CommandError(f"--anchor takes SEAL_ID:SEAL_HASH (as printed by seal_ledger), not {text!r}")
+    return int(seal_id), seal_hash
 
 
 class Command(BaseCommand):
@@ -17,9 +24,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="one JSON object on stdout, for machines")
+        parser.add_argument(
+            "--anchor",
+            action="append",
+            default=[],
+            metavar="SEAL_ID:HASH",
+            help="a seal hash kept outside the database (printed by seal_ledger); repeatable",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        findings = ledger_reconcile()
+        anchors = dict(_anchor(text) for text in options["anchor"])
+        findings = ledger_reconcile() + anchor_findings(anchors)
         unsealed = ledger_unsealed_count()
         if options["json"]:
             report = {"ok": not findings, "unsealed_rows": unsealed, "findings": [asdict(f) for f in findings]}
