@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ledger import hashing
 from ledger.models import Seal, Transaction
@@ -144,3 +144,13 @@ def test_sealing_never_seals_past_a_smaller_id_that_has_not_committed(register: 
     run = ledger_seal(settle_timeout=5)
     assert run.unsettled == 0 and run.seals and run.seals[-1].last_id >= later.pk
     assert ledger_reconcile() == []
+
+
+@pytest.mark.parametrize(("after_id", "last_id", "row_count"), [(5, 5, 1), (5, 4, 1), (0, 5, 0)])
+def test_a_seal_with_an_empty_or_backwards_range_is_refused_by_the_database(
+    db: None, after_id: int, last_id: int, row_count: int
+) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Seal.objects.create(
+            after_id=after_id, last_id=last_id, row_count=row_count, block_hash="b", prev_hash="p", seal_hash="s"
+        )
