@@ -10,7 +10,7 @@ lookups, never ``LIKE`` over joins), no full COUNT when unfiltered.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
 
 from django.contrib import admin
 from django.core.paginator import Paginator
@@ -26,6 +26,7 @@ from ledger import selectors
 from ledger.export import csv_lines, csv_streaming_content
 from ledger.models import DailyLimitChange, Seal, Transaction
 from wallets.models import User, Wallet
+from wallets.money import ZERO
 
 # Above this many rows (planner estimate), an unfiltered list shows the estimate instead of counting.
 ESTIMATE_ABOVE_ROWS = 100_000
@@ -83,7 +84,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
     show_full_result_count = False
     paginator = LedgerPaginator
     list_per_page = 100
-    sortable_by = ["id", "created_at", "amount"]
+    sortable_by = ["id", "created_at"]  # both indexed: no sort of the whole ledger
 
     @admin.display(description="sender", ordering="sender_id")
     def sender_link(self, entry: Transaction) -> str:
@@ -169,9 +170,10 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
         return TemplateResponse(request, "admin/ledger/user_audit.html", context)
 
 
-def _signed_amount(entry: Transaction, user_id: int) -> Any:
+def _signed_amount(entry: Transaction, user_id: int) -> Decimal:
+    """What the row did to ``user_id``'s balance: + received, - sent, 0 for a FAILED attempt."""
     if entry.status != Transaction.Status.SUCCESS:
-        return entry.amount * 0
+        return ZERO
     return entry.amount if entry.receiver_id == user_id else -entry.amount
 
 

@@ -105,7 +105,8 @@ def balance_findings() -> list[Finding]:
     for table in triggers.APPEND_ONLY_TABLES:
         missing = triggers.expected(connection.vendor, table) - triggers.installed(connection, table)
         if missing:
-            findings.append(Finding("triggers", table, f"missing or disabled append-only trigger(s): {', '.join(sorted(missing))}"))
+            names = ", ".join(sorted(missing))
+            findings.append(Finding("triggers", table, f"missing or disabled append-only trigger(s): {names}"))
     return findings
 
 

@@ -53,7 +53,7 @@ def seal_horizon(*, settle_timeout: float) -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence('ledger_transaction', 'id')")
         sequence = cursor.fetchone()[0]
-        cursor.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}")  # noqa: S608
+        cursor.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}")
         last_value = int(cursor.fetchone()[0])
         writers_sql = (
             "SELECT DISTINCT virtualtransaction FROM pg_locks WHERE locktype = 'relation' "

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.admin.sites import site
 from django.db import connection
-from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse

@@ -71,7 +71,7 @@ def test_seal_ledger_chains_blocks_and_later_runs_seal_only_new_rows(
 
 def test_a_second_seal_for_the_same_block_is_refused_by_the_database(alice: User) -> None:
     seal = ledger_seal().seals[0]
-    with pytest.raises(Exception, match="(?i)unique"), transaction.atomic():
+    with pytest.raises(Exception, match=r"(?i)unique"), transaction.atomic():
         Seal.objects.create(
             after_id=seal.after_id, last_id=seal.last_id, row_count=1, block_hash="x", prev_hash="y", seal_hash="z"
         )

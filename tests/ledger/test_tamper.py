@@ -8,7 +8,7 @@ but each test switches them back on itself, as a careful attacker would.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest

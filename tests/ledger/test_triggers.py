@@ -11,8 +11,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from ledger import triggers
-from ledger.services import ledger_seal
 from ledger.models import AppendOnlyError, Seal, Transaction
+from ledger.services import ledger_seal
 from wallets import services
 from wallets.models import User
 
