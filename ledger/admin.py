@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -34,10 +34,8 @@ AUDIT_PAGE_SIZE = 100
 
 
 class ReadOnlyAdminMixin:
-    """No add, change or delete for anyone, and no actions (so no bulk delete)."""
-
-    # None (not []) removes the site-wide actions too, delete_selected included.
-    actions = None
+    """No add, change or delete for anyone. Each admin also sets ``actions = None``:
+    None (not []) removes the site-wide actions too, delete_selected included."""
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -64,6 +62,7 @@ class LedgerPaginator(Paginator):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    actions = None
     list_display = [
         "id",
         "created_at",
@@ -127,7 +126,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
         ]
         return own + super().get_urls()
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """The list as filtered and searched on screen, streamed as CSV in id order."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
@@ -179,12 +178,14 @@ def _signed_amount(entry: Transaction, user_id: int) -> Decimal:
 
 @admin.register(Seal)
 class SealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    actions = None
     list_display = ["id", "after_id", "last_id", "row_count", "seal_hash", "prev_hash", "created_at"]
     show_full_result_count = False
 
 
 @admin.register(DailyLimitChange)
 class DailyLimitChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    actions = None
     list_display = ["id", "wallet", "old_limit", "new_limit", "changed_by", "changed_at"]
     list_select_related = ["wallet__user", "changed_by"]
     search_fields = ["=wallet__user__username"]

@@ -34,7 +34,7 @@ class DailyLimitChangeInline(admin.TabularInline):  # type: ignore[type-arg]
     model = DailyLimitChange
     fk_name = "wallet"
     fields = ["changed_at", "changed_by", "old_limit", "new_limit"]
-    readonly_fields = fields
+    readonly_fields = ["changed_at", "changed_by", "old_limit", "new_limit"]
     ordering = ["-id"]
     extra = 0
     can_delete = False
@@ -84,7 +84,7 @@ class WalletAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         # ModelAdmin wraps a POST in its own transaction; the service owns a
         # durable one, which cannot nest, so this admin does not open one.
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def save_model(self, request: HttpRequest, obj: Wallet, form: ModelForm[Wallet], change: bool) -> None:
         if "daily_limit" in form.changed_data:

@@ -104,7 +104,7 @@ def test_export_streams_the_filtered_list_as_csv(admin_client: Client, ledger: l
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv"
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
     assert rows[0][0] == "id"
     assert [int(r[0]) for r in rows[1:]] == [ledger[1].pk, ledger[2].pk]
 
@@ -175,7 +175,7 @@ def test_export_under_asgi_streams_in_batches_without_reading_everything_first(
 
     async def fetch() -> tuple[bool, list[bytes]]:
         response = await client.get(reverse("admin:ledger_transaction_export"))
-        return response.is_async, [chunk async for chunk in response.streaming_content]
+        return response.is_async, [chunk async for chunk in response.streaming_content]  # type: ignore[attr-defined]
 
     monkeypatch.setattr("ledger.export.ASYNC_BATCH_LINES", 2)
     with warnings.catch_warnings():

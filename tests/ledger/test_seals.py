@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -42,7 +43,9 @@ def test_changing_any_hashed_field_changes_the_row_hash(alice: User, bob: User, 
 
 def test_the_canonical_form_does_not_depend_on_decimal_spelling_or_time_zone(alice: User) -> None:
     content = stored(Transaction.objects.filter(receiver=alice).get())
-    respelled = {**content, "amount": Decimal("1000"), "created_at": content["created_at"].astimezone()}
+    created_at = content["created_at"]
+    assert isinstance(created_at, datetime)
+    respelled = {**content, "amount": Decimal("1000"), "created_at": created_at.astimezone()}
     assert hashing.row_hash_compute(respelled) == hashing.row_hash_compute(content)
 
 
@@ -107,7 +110,11 @@ def test_a_transfer_commits_while_a_seal_transaction_is_open(register: Callable[
     sealer = _in_thread(seal_and_hold)
     assert sealing.wait(5)
     done = threading.Event()
-    transfer = _in_thread(lambda: (services.transfer_create(sender=alice, to_user_id=bob.pk, amount="5"), done.set()))
+    def pay() -> None:
+        services.transfer_create(sender=alice, to_user_id=bob.pk, amount="5")
+        done.set()
+
+    transfer = _in_thread(pay)
     transfer.join(5)
     sealed_still_open = not release.is_set() and sealer.is_alive()
     release.set()

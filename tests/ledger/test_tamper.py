@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -45,7 +46,7 @@ def triggers_off(table: str) -> Iterator[None]:
                 triggers.install(connection, table)
 
 
-def tamper(sql: str, params: list[object], table: str = "ledger_transaction") -> None:
+def tamper(sql: str, params: list[Any], table: str = "ledger_transaction") -> None:
     with triggers_off(table), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
