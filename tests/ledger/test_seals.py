@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 
 from ledger import hashing
@@ -146,6 +147,9 @@ def test_sealing_never_seals_past_a_smaller_id_that_has_not_committed(register: 
     assert later.pk > held[0]
     run = ledger_seal(settle_timeout=0.2)
     assert run.unsettled == 1 and run.seals == []
+    with pytest.raises(CommandError, match="still in flight") as refused:
+        call_command("seal_ledger", "--settle-timeout", "0.1")
+    assert refused.value.returncode == 2
     release.set()
     writer.join(5)
     run = ledger_seal(settle_timeout=5)
