@@ -1,22 +1,192 @@
+"""Read-only audit views of the ledger, seals and daily-limit changes.
+
+Nobody, superusers included, can add, change or delete here: the permission
+hooks all say no and there are no actions (so no bulk delete). The ledger
+list is built for a million rows: sender and receiver joined in the list query,
+filters on indexed columns, search by exact username / mobile / id (index
+lookups, never ``LIKE`` over joins), no full COUNT when unfiltered.
+"""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from datetime import datetime
+from decimal import Decimal
 
-from ledger.models import Transaction
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from ledger import selectors
+from ledger.export import csv_lines, csv_streaming_content
+from ledger.models import DailyLimitChange, Seal, Transaction
+from wallets.models import User, Wallet
+from wallets.money import ZERO
+
+# Above this many rows (planner estimate), an unfiltered list shows the estimate instead of counting.
+ESTIMATE_ABOVE_ROWS = 100_000
+AUDIT_PAGE_SIZE = 100
+
+
+class ReadOnlyAdminMixin:
+    """No add, change or delete for anyone. Each admin also sets ``actions = None``:
+    None (not []) removes the site-wide actions too, delete_selected included."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class LedgerPaginator(Paginator):
+    """Counts filtered lists; for the unfiltered ledger on PostgreSQL uses the planner's estimate."""
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if query is not None and not query.where:
+            estimate = selectors.ledger_estimated_rows()
+            if estimate is not None and estimate > ESTIMATE_ABOVE_ROWS:
+                return estimate
+        return super().count
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["id", "transaction_type", "status", "amount", "currency", "sender", "receiver", "created_at"]
-    list_filter = ["transaction_type", "status"]
-    list_select_related = ["sender", "receiver"]
+class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     actions = None
+    list_display = [
+        "id",
+        "created_at",
+        "transaction_type",
+        "status",
+        "amount",
+        "currency",
+        "sender_link",
+        "receiver_link",
+        "sender_balance_after",
+        "receiver_balance_after",
+    ]
+    list_filter = ["transaction_type", "status", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["sender", "receiver"]
+    search_fields = ["=id"]  # the search box; the lookup itself is get_search_results
+    search_help_text = "Exact ledger id, username (any case) or mobile number."
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    paginator = LedgerPaginator
+    list_per_page = 100
+    sortable_by = ["id", "created_at"]  # both indexed: no sort of the whole ledger
 
-    def has_add_permission(self, request: object) -> bool:
-        return False
+    @admin.display(description="sender", ordering="sender_id")
+    def sender_link(self, entry: Transaction) -> str:
+        return self._user_link(entry.sender) if entry.sender else "—"
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
+    @admin.display(description="receiver", ordering="receiver_id")
+    def receiver_link(self, entry: Transaction) -> str:
+        return self._user_link(entry.receiver)
 
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
+    @staticmethod
+    def _user_link(user: User) -> str:
+        return format_html(
+            '<a href="{}" title="audit this user">{}</a>',
+            reverse("admin:ledger_transaction_user_audit", args=[user.pk]),
+            user.username,
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Transaction], search_term: str
+    ) -> tuple[QuerySet[Transaction], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(pk__in=[])
+        if term.isascii() and term.isdigit() and len(term) <= 18:
+            match |= Q(pk=int(term))
+        user_ids = selectors.user_ids_matching(term=term)
+        if user_ids:
+            match |= Q(sender_id__in=user_ids) | Q(receiver_id__in=user_ids)
+        return queryset.filter(match), False
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("export.csv", self.admin_site.admin_view(self.export_view), name="ledger_transaction_export"),
+            path(
+                "user/<int:user_id>/audit/",
+                self.admin_site.admin_view(self.user_audit_view),
+                name="ledger_transaction_user_audit",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The list as filtered and searched on screen, streamed as CSV in id order."""
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        rows = self.get_changelist_instance(request).get_queryset(request).order_by("id")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(csv_streaming_content(request, csv_lines(rows)), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'
+        return response
+
+    def user_audit_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
+        """A user's wallet, their ledger (newest first, paged) and the replayed balance side by side."""
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        user = get_object_or_404(User, pk=user_id)
+        wallet = get_object_or_404(Wallet, user=user)
+        replay = selectors.wallet_replay(user=user)
+        page = Paginator(selectors.ledger_for_user(user=user), AUDIT_PAGE_SIZE).get_page(request.GET.get("p"))
+        entries = list(page.object_list)
+        rows = []
+        if entries:
+            # Replayed balance after each row: the full replay minus everything newer than it.
+            running = replay.balance - selectors.replay_signed_total(user=user, after_id=entries[0].pk)
+            for entry in entries:
+                signed = _signed_amount(entry, user.pk)
+                recorded = entry.sender_balance_after if entry.sender_id == user.pk else entry.receiver_balance_after
+                rows.append({"entry": entry, "signed": signed, "recorded": recorded, "replayed": running})
+                running -= signed
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Audit of {user.username}",
+            "audited": user,
+            "wallet": wallet,
+            "replay": replay,
+            "balance_matches": replay.balance == wallet.balance and replay.entries == wallet.version,
+            "page": page,
+            "rows": rows,
+            "limit_changes": DailyLimitChange.objects.filter(wallet=wallet).select_related("changed_by")[:50],
+        }
+        return TemplateResponse(request, "admin/ledger/user_audit.html", context)
+
+
+def _signed_amount(entry: Transaction, user_id: int) -> Decimal:
+    """What the row did to ``user_id``'s balance: + received, - sent, 0 for a FAILED attempt."""
+    if entry.status != Transaction.Status.SUCCESS:
+        return ZERO
+    return entry.amount if entry.receiver_id == user_id else -entry.amount
+
+
+@admin.register(Seal)
+class SealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    actions = None
+    list_display = ["id", "after_id", "last_id", "row_count", "seal_hash", "prev_hash", "created_at"]
+    show_full_result_count = False
+
+
+@admin.register(DailyLimitChange)
+class DailyLimitChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    actions = None
+    list_display = ["id", "wallet", "old_limit", "new_limit", "changed_by", "changed_at"]
+    list_select_related = ["wallet__user", "changed_by"]
+    search_fields = ["=wallet__user__username"]
+    date_hierarchy = "changed_at"

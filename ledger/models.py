@@ -17,6 +17,10 @@ Design
   foreign keys PROTECT users, so nothing cascades into the ledger.
 * CHECK constraints: amount > 0; sender differs from receiver; ADD_MONEY has no
   sender and TRANSFER has one; a SUCCESS row carries the receiver's figures.
+* Tamper evidence (``docs/audit.md``): each row carries the SHA-256 of its
+  content (``ledger/hashing.py``), and ``Seal`` rows chain blocks of row
+  hashes, so an edit made with the triggers disabled is still found by
+  ``verify_ledger``. ``Seal`` and ``DailyLimitChange`` are append-only too.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class AppendOnlyError(Exception):
         super().__init__(f"ledger is append-only: {operation} is refused")
 
 
-class TransactionQuerySet(models.QuerySet["Transaction"]):
+class AppendOnlyQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("UPDATE")
 
@@ -48,7 +52,24 @@ class TransactionQuerySet(models.QuerySet["Transaction"]):
         raise AppendOnlyError("UPDATE")
 
 
-class Transaction(models.Model):
+class AppendOnlyModel(models.Model):
+    """ORM guard shared by every append-only table (the triggers are the real wall)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("UPDATE")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("DELETE")
+
+
+class Transaction(AppendOnlyModel):
     class Type(models.TextChoices):
         ADD_MONEY = "ADD_MONEY", "Add money"
         TRANSFER = "TRANSFER", "Transfer"
@@ -77,8 +98,9 @@ class Transaction(models.Model):
     # The error code of a FAILED attempt (insufficient_funds, daily_limit_exceeded).
     failure_reason = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = TransactionQuerySet.as_manager()
+    # SHA-256 of the row's canonical content without its id (ledger/hashing.py),
+    # set by entry_append before the INSERT. Blank only on rows that predate it.
+    row_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]
@@ -86,6 +108,9 @@ class Transaction(models.Model):
             models.Index(fields=["sender", "-id"], name="ledger_tx_sender_id"),
             models.Index(fields=["receiver", "-id"], name="ledger_tx_receiver_id"),
             models.Index(fields=["created_at"], name="ledger_tx_created_at"),
+            # The admin's type and status filters, newest first, without walking the whole ledger.
+            models.Index(fields=["status", "-id"], name="ledger_tx_status_id"),
+            models.Index(fields=["transaction_type", "-id"], name="ledger_tx_type_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_tx_amount_positive"),
@@ -112,13 +137,56 @@ class Transaction(models.Model):
     def __str__(self) -> str:
         return f"#{self.id} {self.transaction_type} {self.status} {self.amount} {self.currency}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("UPDATE")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("DELETE")
-
     def involves(self, user_id: int) -> bool:
         return user_id in (self.sender_id, self.receiver_id)
+
+
+class Seal(AppendOnlyModel):
+    """One block of the ledger, sealed: ids ``after_id < id <= last_id``.
+
+    ``block_hash`` runs over the block's ``"<id>:<row_hash>"`` lines in id
+    order, ``seal_hash`` over the range, count, block hash and ``prev_hash``
+    (the previous seal's ``seal_hash``): a hash chain. ``after_id`` is the
+    previous seal's ``last_id``, so blocks tile the id space with no gap for a
+    row to be slipped into. Unique ``after_id`` and ``prev_hash`` keep the
+    chain linear even if two sealers race.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    after_id = models.BigIntegerField(unique=True)
+    last_id = models.BigIntegerField()
+    row_count = models.PositiveIntegerField()
+    block_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, unique=True)
+    seal_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(last_id__gt=models.F("after_id")), name="ledger_seal_range"),
+            models.CheckConstraint(condition=models.Q(row_count__gt=0), name="ledger_seal_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"seal {self.id} (ledger ids {self.after_id + 1}..{self.last_id})"
+
+
+class DailyLimitChange(AppendOnlyModel):
+    """Who changed a wallet's daily-limit override, when, from what to what (null = the default)."""
+
+    id = models.BigAutoField(primary_key=True)
+    wallet = models.ForeignKey("wallets.Wallet", on_delete=models.PROTECT, related_name="daily_limit_changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    old_limit = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True)
+    new_limit = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["wallet", "-id"], name="ledger_limit_wallet_id")]
+
+    def __str__(self) -> str:
+        return f"wallet {self.wallet_id}: daily limit {self.old_limit} -> {self.new_limit}"

@@ -6,7 +6,10 @@ Checks, each a ``Finding`` when it fails:
   minus debits), and its ``version`` equals their count;
 * every wallet's daily-limit counter for today equals the ledger's sum of its
   successful outgoing transfers today;
-* the append-only triggers are installed.
+* the append-only triggers are installed;
+* every row's content still matches its SHA-256 (each mismatch names the row);
+* every seal still matches its block and the chain links up (the first bad
+  block is named: everything after it is no longer vouched for).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from ledger import triggers
-from ledger.models import Transaction
+from ledger import hashing, triggers
+from ledger.models import Seal, Transaction
 from wallets.models import Wallet
 from wallets.money import ZERO
 
@@ -37,6 +40,13 @@ class Finding:
 
 
 def ledger_reconcile() -> list[Finding]:
+    findings = balance_findings()
+    findings += row_hash_findings()
+    findings += seal_findings()
+    return findings
+
+
+def balance_findings() -> list[Finding]:
     findings: list[Finding] = []
     success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
 
@@ -95,5 +105,73 @@ def ledger_reconcile() -> list[Finding]:
     for table in triggers.APPEND_ONLY_TABLES:
         missing = triggers.expected(connection.vendor, table) - triggers.installed(connection, table)
         if missing:
-            findings.append(Finding("triggers", table, f"missing append-only trigger(s): {', '.join(sorted(missing))}"))
+            names = ", ".join(sorted(missing))
+            findings.append(Finding("triggers", table, f"missing or disabled append-only trigger(s): {names}"))
+    return findings
+
+
+def row_hash_findings() -> list[Finding]:
+    """One finding per ledger row whose stored content no longer hashes to its ``row_hash``."""
+    findings: list[Finding] = []
+    rows = Transaction.objects.order_by("id").values("id", "row_hash", *hashing.ROW_FIELDS)
+    for row in rows.iterator(chunk_size=2000):
+        if not row["row_hash"]:
+            findings.append(Finding("row_hash", f"ledger row {row['id']}", "has no row hash"))
+        elif hashing.row_hash_compute(row) != row["row_hash"]:
+            findings.append(
+                Finding("row_hash", f"ledger row {row['id']}", "content does not match its row hash (edited)")
+            )
+    return findings
+
+
+def seal_findings() -> list[Finding]:
+    """The first seal whose block, own hash or link to the previous seal does not match (at most one)."""
+    prev_hash, prev_last = hashing.GENESIS_HASH, 0
+    for seal in Seal.objects.order_by("id").iterator(chunk_size=500):
+        subject = f"seal {seal.pk} (ledger ids {seal.after_id + 1}..{seal.last_id})"
+        rows = Transaction.objects.filter(id__gt=seal.after_id, id__lte=seal.last_id).order_by("id")
+        block_hash, count = hashing.block_hash_compute(rows.values_list("id", "row_hash").iterator(chunk_size=2000))
+        expected = hashing.seal_hash_compute(
+            after_id=seal.after_id,
+            last_id=seal.last_id,
+            row_count=seal.row_count,
+            block_hash=seal.block_hash,
+            prev_hash=seal.prev_hash,
+        )
+        problem = ""
+        if seal.prev_hash != prev_hash or seal.after_id != prev_last:
+            problem = "does not link to the previous seal (chain broken)"
+        elif expected != seal.seal_hash:
+            problem = "its own hash does not match its fields (seal edited)"
+        elif count != seal.row_count:
+            problem = f"block has {count} rows but the seal says {seal.row_count} (rows added or removed)"
+        elif block_hash != seal.block_hash:
+            problem = "block hash does not match the rows' ids and hashes (a row or its hash was changed)"
+        if problem:
+            return [Finding("seal", subject, f"first bad block: {problem}")]
+        prev_hash, prev_last = seal.seal_hash, seal.last_id
+    return []
+
+
+def ledger_unsealed_count() -> int:
+    tip = Seal.objects.order_by("-id").values_list("last_id", flat=True).first() or 0
+    return Transaction.objects.filter(id__gt=tip).count()
+
+
+def anchor_findings(anchors: dict[int, str]) -> list[Finding]:
+    """Seals whose hash differs from a copy kept outside the database (``{seal id: seal hash}``).
+
+    The chain proves that nothing *inside* it changed; someone who can rewrite
+    rows can also rebuild every seal after them. A tip hash noted elsewhere
+    (printed by ``seal_ledger``) is what catches a rebuilt chain.
+    """
+    findings: list[Finding] = []
+    stored = dict(Seal.objects.filter(pk__in=anchors).values_list("pk", "seal_hash"))
+    for seal_id, expected in sorted(anchors.items()):
+        if seal_id not in stored:
+            findings.append(Finding("anchor", f"seal {seal_id}", "is missing"))
+        elif stored[seal_id] != expected.lower():
+            findings.append(
+                Finding("anchor", f"seal {seal_id}", f"hash {stored[seal_id]} but the anchor says {expected}")
+            )
     return findings

@@ -1,13 +1,20 @@
-"""The ledger's one write path."""
+"""The ledger's one write path: ledger rows, seals and daily-limit audit records."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
 
-from ledger.models import Transaction
-from wallets.models import Wallet
+from ledger import hashing, selectors
+from ledger.models import DailyLimitChange, Seal, Transaction
+from wallets.models import User, Wallet
+
+# Arbitrary constant key of the sealers' PostgreSQL advisory lock ("PAYLSEAL").
+SEALER_LOCK_KEY = 0x5041594C5345414C
 
 
 def entry_append(
@@ -24,9 +31,11 @@ def entry_append(
     Call inside the caller's transaction, with the wallets locked (for a FAILED
     row, the sender's) and their new balance/version already written: the row
     copies those figures. A FAILED row records no receiver figures.
+    The row's SHA-256 (``ledger/hashing.py``) is computed here from the values
+    about to be inserted: no query and no lock beyond the caller's.
     """
     failed = status == Transaction.Status.FAILED
-    return Transaction.objects.create(
+    entry = Transaction(
         transaction_type=transaction_type,
         status=status,
         amount=amount,
@@ -38,4 +47,84 @@ def entry_append(
         receiver_balance_after=None if failed else receiver.balance,
         receiver_version_after=None if failed else receiver.version,
         failure_reason=failure_reason,
+        created_at=timezone.now(),
     )
+    entry.row_hash = hashing.row_hash_compute({name: getattr(entry, name) for name in hashing.ROW_FIELDS})
+    entry.save(force_insert=True)
+    return entry
+
+
+def daily_limit_change_record(
+    *, wallet: Wallet, actor: User | None, old_limit: Decimal | None, new_limit: Decimal | None
+) -> DailyLimitChange:
+    """Append the audit record of a daily-limit override change.
+
+    Call inside the caller's transaction with the wallet locked
+    (``wallets.services.wallet_set_daily_limit``). ``actor`` None means a
+    change made without a signed-in person (a shell, a data fix).
+    """
+    return DailyLimitChange.objects.create(
+        wallet=wallet, changed_by=actor, old_limit=old_limit, new_limit=new_limit, changed_at=timezone.now()
+    )
+
+
+def seal_block_append(*, horizon: int, max_rows: int) -> Seal | None:
+    """Seal the next block of at most ``max_rows`` rows with ids up to ``horizon``.
+
+    Call inside a transaction. Locks: on PostgreSQL the sealers' advisory lock
+    (sealers queue behind each other; transfers never take it). Reads only
+    committed rows and inserts one seal row, so it never waits for a transfer
+    and no transfer waits for it. Returns None when nothing is left to seal.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEALER_LOCK_KEY])
+    tip = selectors.seal_tip()
+    after_id = tip.last_id if tip else 0
+    if horizon <= after_id:
+        return None
+    rows = selectors.block_rows(after_id=after_id, last_id=horizon, limit=max_rows)
+    if not rows:
+        return None
+    last_id = horizon if len(rows) < max_rows else rows[-1][0]
+    block_hash, row_count = hashing.block_hash_compute(rows)
+    prev_hash = tip.seal_hash if tip else hashing.GENESIS_HASH
+    return Seal.objects.create(
+        after_id=after_id,
+        last_id=last_id,
+        row_count=row_count,
+        block_hash=block_hash,
+        prev_hash=prev_hash,
+        seal_hash=hashing.seal_hash_compute(
+            after_id=after_id, last_id=last_id, row_count=row_count, block_hash=block_hash, prev_hash=prev_hash
+        ),
+        created_at=timezone.now(),
+    )
+
+
+@dataclass(frozen=True)
+class SealRun:
+    seals: list[Seal]
+    horizon: int
+    # Transactions that held ledger ids at the start and had not ended within the wait.
+    unsettled: int
+
+
+def ledger_seal(*, max_rows: int = 10_000, settle_timeout: float = 5.0) -> SealRun:
+    """Seal every committed ledger row below the safe horizon, block by block.
+
+    The horizon (``selectors.seal_horizon``) is the highest id such that no
+    row at or below it can still commit: on PostgreSQL, the sequence's last
+    value once every transaction that was then writing the ledger has ended
+    (waiting at most ``settle_timeout`` seconds; if they have not, nothing is
+    sealed this run). Each block is its own short durable transaction.
+    Side effects: Seal rows. Locks: the sealers' advisory lock only.
+    """
+    horizon, unsettled = selectors.seal_horizon(settle_timeout=settle_timeout)
+    seals: list[Seal] = []
+    while True:
+        with transaction.atomic(durable=True):
+            seal = seal_block_append(horizon=horizon, max_rows=max_rows)
+        if seal is None:
+            return SealRun(seals=seals, horizon=horizon, unsettled=unsettled)
+        seals.append(seal)

@@ -20,7 +20,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 # Every table that must never see UPDATE, DELETE or TRUNCATE.
-APPEND_ONLY_TABLES: list[str] = ["ledger_transaction"]
+APPEND_ONLY_TABLES: list[str] = ["ledger_transaction", "ledger_seal", "ledger_dailylimitchange"]
 
 SUPPORTED_VENDORS = ("postgresql", "sqlite")
 
@@ -46,13 +46,19 @@ def uninstall(connection: BaseDatabaseWrapper, table: str) -> None:
 
 
 def installed(connection: BaseDatabaseWrapper, table: str) -> set[str]:
-    """Names of the triggers on ``table`` (for tests and verify_ledger)."""
+    """Names of the enabled triggers on ``table`` (for tests and verify_ledger).
+
+    On PostgreSQL a trigger switched off with ``ALTER TABLE … DISABLE TRIGGER``
+    still exists but does not count.
+    """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
         else:
             cursor.execute(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
+                "SELECT tgname FROM pg_trigger "
+                "WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled IN ('O', 'A')",
+                [table],
             )
         return {row[0] for row in cursor.fetchall()}
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ledger.models import Transaction
 from rest_framework.authtoken.models import Token
-from ledger.services import entry_append
+from ledger.services import daily_limit_change_record, entry_append
 from realtime import notify
 from wallets.errors import (
     DailyLimitExceeded,
@@ -240,15 +240,21 @@ def _attempt_record_failed(*, sender_id: int, receiver_id: int, amount: Decimal,
     return entry
 
 
-def wallet_set_daily_limit(*, wallet: Wallet, daily_limit: Decimal | None) -> Wallet:
-    """Set (or with ``None`` clear) a wallet's daily-limit override.
+def wallet_set_daily_limit(*, wallet: Wallet, daily_limit: Decimal | None, actor: User | None = None) -> Wallet:
+    """Set (or with ``None`` clear) a wallet's daily-limit override, leaving an audit record.
 
-    Transaction: one, durable. Locks: the wallet row.
+    Transaction: one, durable. Locks: the wallet row. Side effects: one
+    append-only ``ledger.DailyLimitChange`` row (who, when, from what to what)
+    in the same transaction; none when the value does not change. ``actor``
+    is the person making the change (None: a shell or script, recorded as such).
     """
     if daily_limit is not None and daily_limit < ZERO:
         raise InvalidAmount("A daily limit cannot be negative.", field="daily_limit")
     with transaction.atomic(durable=True):
         locked = Wallet.objects.select_for_update().get(pk=wallet.pk)
-        locked.daily_limit = daily_limit
-        locked.save(update_fields=["daily_limit"])
+        old_limit = locked.daily_limit
+        if old_limit != daily_limit:
+            locked.daily_limit = daily_limit
+            locked.save(update_fields=["daily_limit"])
+            daily_limit_change_record(wallet=locked, actor=actor, old_limit=old_limit, new_limit=daily_limit)
     return locked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -10,7 +11,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from ledger import triggers
-from ledger.models import AppendOnlyError, Transaction
+from ledger.models import AppendOnlyError, Seal, Transaction
+from ledger.services import ledger_seal
 from wallets import services
 from wallets.models import User
 
@@ -109,3 +111,42 @@ def test_a_user_without_ledger_rows_can_be_deleted(register: Callable[..., User]
     lurker = register("lurker")
     lurker.delete()
     assert not User.objects.filter(username="lurker").exists()
+
+
+# --- Seals and daily-limit changes carry the same triggers ------------------------------------
+
+
+@pytest.fixture
+def audit_rows(entry: Transaction) -> None:
+    assert ledger_seal().seals
+    sender = User.objects.get(pk=entry.sender_id)
+    services.wallet_set_daily_limit(wallet=sender.wallet, daily_limit=None, actor=sender)
+    services.wallet_set_daily_limit(wallet=sender.wallet, daily_limit=Decimal("5.00"), actor=sender)
+
+
+@pytest.mark.parametrize("table", ["ledger_seal", "ledger_dailylimitchange"])
+def test_seals_and_limit_changes_refuse_raw_update_and_delete(audit_rows: None, table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        count = cursor.fetchone()[0]
+    assert count >= 1
+    with pytest.raises(DatabaseError, match="append-only"):
+        raw(f"UPDATE {table} SET id = id")
+    with pytest.raises(DatabaseError, match="append-only"):
+        raw(f"DELETE FROM {table}")
+    if connection.vendor == "postgresql":
+        with pytest.raises(DatabaseError, match="append-only"):
+            raw(f"TRUNCATE {table} CASCADE")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        assert cursor.fetchone()[0] == count
+
+
+def test_seal_rows_refuse_orm_changes(audit_rows: None) -> None:
+    seal = Seal.objects.get()
+    seal.row_count = 99
+    with pytest.raises(AppendOnlyError):
+        seal.save()
+    with pytest.raises(AppendOnlyError):
+        Seal.objects.all().delete()
+    assert Seal.objects.get().row_count != 99
