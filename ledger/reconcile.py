@@ -20,13 +20,13 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from ledger import hashing, triggers
 from ledger.models import Seal, Transaction
 from wallets.models import Wallet
-from wallets.money import ZERO
+from wallets.money import ZERO, MoneySum
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,14 @@ def balance_findings() -> list[Finding]:
 
     credits: dict[int, tuple[Decimal, int]] = {
         row["receiver_id"]: (row["total"], row["n"])
-        for row in success.values("receiver_id").order_by().annotate(total=Sum("amount"), n=Count("id"))
+        for row in success.values("receiver_id").order_by().annotate(total=MoneySum("amount"), n=Count("id"))
     }
     debits: dict[int, tuple[Decimal, int]] = {
         row["sender_id"]: (row["total"], row["n"])
         for row in success.filter(sender__isnull=False)
         .values("sender_id")
         .order_by()
-        .annotate(total=Sum("amount"), n=Count("id"))
+        .annotate(total=MoneySum("amount"), n=Count("id"))
     }
     start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
     spent_today: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -67,7 +67,7 @@ def balance_findings() -> list[Finding]:
         success.filter(transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=start + timedelta(days=1))
         .values("sender_id")
         .order_by()
-        .annotate(total=Sum("amount"))
+        .annotate(total=MoneySum("amount"))
     ):
         spent_today[row["sender_id"]] = row["total"]
 
@@ -96,7 +96,7 @@ def balance_findings() -> list[Finding]:
                 )
             )
 
-    top_ups = success.filter(transaction_type=Transaction.Type.ADD_MONEY).aggregate(total=Sum("amount"))["total"]
+    top_ups = success.filter(transaction_type=Transaction.Type.ADD_MONEY).aggregate(total=MoneySum("amount"))["total"]
     if total_balance != (top_ups or ZERO):
         findings.append(
             Finding("conservation", "all wallets", f"balances sum to {total_balance} but top-ups to {top_ups or ZERO}")

@@ -9,14 +9,14 @@ from datetime import time as clock
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ledger.models import Seal, Transaction
 from wallets.errors import WalletError
 from wallets.models import Profile, User
-from wallets.money import ZERO
+from wallets.money import ZERO, MoneySum
 from wallets.phone import mobile_normalize
 
 # How often the sealer looks again at the transactions it waits for.
@@ -96,8 +96,8 @@ class Replay:
 def wallet_replay(*, user: User) -> Replay:
     """The balance and entry count that the user's SUCCESS rows replay to."""
     success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
-    received = success.filter(receiver=user).aggregate(total=Sum("amount"))["total"] or ZERO
-    sent = success.filter(sender=user).aggregate(total=Sum("amount"))["total"] or ZERO
+    received = success.filter(receiver=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    sent = success.filter(sender=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
     entries = success.filter(Q(sender=user) | Q(receiver=user)).count()
     return Replay(credits=received, debits=sent, balance=received - sent, entries=entries)
 
@@ -135,8 +135,8 @@ def user_ids_matching(*, term: str) -> list[int]:
 def replay_signed_total(*, user: User, after_id: int) -> Decimal:
     """Credits minus debits of ``user``'s SUCCESS rows with id > ``after_id`` (to replay a page)."""
     success = Transaction.objects.filter(status=Transaction.Status.SUCCESS, id__gt=after_id)
-    received = success.filter(receiver=user).aggregate(total=Sum("amount"))["total"] or ZERO
-    sent = success.filter(sender=user).aggregate(total=Sum("amount"))["total"] or ZERO
+    received = success.filter(receiver=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    sent = success.filter(sender=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
     return received - sent
 
 

@@ -63,3 +63,17 @@ def test_amount_parse_refuses_with_a_clear_message(raw: object, message_part: st
 def test_amounts_are_shown_with_the_currency_and_sent_as_two_decimal_strings() -> None:
     assert money_format(Decimal("1234.5"), "INR") == "INR 1,234.50"
     assert money_str(Decimal("7")) == "7.00"
+
+
+@pytest.mark.django_db
+def test_money_sums_are_exact_on_every_backend(register) -> None:  # type: ignore[no-untyped-def]
+    from ledger.models import Transaction
+    from wallets import services
+    from wallets.money import MoneySum
+
+    user = register("sums")
+    for amount in ["0.10", "0.20", "4999.99", "7.74", "0.01"] * 3:
+        services.wallet_top_up(user=user, amount=amount)
+    total = Transaction.objects.aggregate(total=MoneySum("amount"))["total"]
+    assert total == Decimal("15024.12")
+    assert str(total) == "15024.12"
