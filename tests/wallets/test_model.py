@@ -1,0 +1,220 @@
+"""Model-based test: random sequences of real service calls against a tiny model.
+
+After every step: balances equal the model, none is negative, money is
+conserved, every wallet replays from its ledger, and verify_ledger is clean.
+Hypothesis prints the failing sequence and a reproduction blob.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import DatabaseError, connection, transaction
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from ledger.models import Transaction
+from ledger.reconcile import ledger_reconcile
+from tests.conftest import PASSWORD
+from wallets import services
+from wallets.errors import (
+    DailyLimitExceeded,
+    InsufficientFunds,
+    InvalidAmount,
+    SelfTransfer,
+    TopUpLimitExceeded,
+    WalletError,
+)
+from wallets.models import User, Wallet
+
+LIMIT = Decimal("300.00")
+TOP_UP_MAX = Decimal("500.00")
+amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("600.00"), places=2)
+bad_amounts = st.sampled_from(["0", "-1", "NaN", "Infinity", "1e2", "0.001", "9" * 13, "", "1,0"])
+
+
+@dataclass
+class Account:
+    user: User
+    mobile: str
+    balance: Decimal = Decimal("0.00")
+    spent_today: Decimal = Decimal("0.00")
+
+
+# Parties are drawn by index (modulo the accounts so far): distinct pairs are common.
+party = st.integers(min_value=0, max_value=7)
+
+
+class WalletMachine(RuleBasedStateMachine):
+    racing = False  # the PostgreSQL variant races real threads
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tag = uuid.uuid4().hex[:8]  # each example lives in its own namespace of users
+        self.mobiles = iter(range(10**8))
+        self.model: dict[int, Account] = {}
+        self.topped_up = Decimal("0.00")
+
+    # --- rules -------------------------------------------------------------------------
+
+    @initialize(funds=st.lists(amounts.filter(lambda a: a <= TOP_UP_MAX), min_size=3, max_size=3))
+    def open_three_funded_accounts(self, funds: list[Decimal]) -> None:
+        for amount in funds:
+            self.top_up(self._register(), amount)
+
+    @rule()
+    def register(self) -> None:
+        self._register()
+
+    def account(self, index: int) -> Account:
+        return list(self.model.values())[index % len(self.model)]
+
+    def _register(self) -> Account:
+        mobile = f"+9196{int(self.tag, 16) % 10**4:04d}{next(self.mobiles):04d}"
+        user = services.user_register(username=f"m{self.tag}{len(self.model)}", password=PASSWORD, mobile_number=mobile)
+        account = Account(user=user, mobile=mobile)
+        self.model[user.pk] = account
+        return account
+
+    @rule(index=party, amount=amounts)
+    def top_up_rule(self, index: int, amount: Decimal) -> None:
+        self.top_up(self.account(index), amount)
+
+    def top_up(self, account: Account, amount: Decimal) -> None:
+        if amount > TOP_UP_MAX:
+            with pytest.raises(TopUpLimitExceeded):
+                services.wallet_top_up(user=account.user, amount=str(amount))
+            return
+        services.wallet_top_up(user=account.user, amount=str(amount))
+        account.balance += amount
+        self.topped_up += amount
+
+    @rule(s=party, r=party, amount=amounts, by_mobile=st.booleans())
+    def pay(self, s: int, r: int, amount: Decimal, by_mobile: bool) -> None:
+        sender, receiver = self.account(s), self.account(r)
+        recipient = {"to_mobile": receiver.mobile} if by_mobile else {"to_user_id": receiver.user.pk}
+        expected = self._expected(sender, receiver, amount)
+        if expected is None:
+            services.transfer_create(sender=sender.user, amount=str(amount), **recipient)  # type: ignore[arg-type]
+            self._apply(sender, receiver, amount)
+            return
+        failed_before = Transaction.objects.filter(status="FAILED").count()
+        with pytest.raises(expected):
+            services.transfer_create(sender=sender.user, amount=str(amount), **recipient)  # type: ignore[arg-type]
+        recorded = expected in (InsufficientFunds, DailyLimitExceeded)
+        assert Transaction.objects.filter(status="FAILED").count() == failed_before + int(recorded)
+
+    @rule(s=party, r=party, amount=bad_amounts)
+    def pay_a_bad_amount(self, s: int, r: int, amount: str) -> None:
+        sender, receiver = self.account(s), self.account(r)
+        with pytest.raises((InvalidAmount, SelfTransfer)):
+            services.transfer_create(sender=sender.user, to_user_id=receiver.user.pk, amount=amount)
+
+    @rule()
+    def tamper_with_the_ledger(self) -> None:
+        entry = Transaction.objects.filter(receiver__in=list(self.model)).latest("id")
+        for sql in (
+            "UPDATE ledger_transaction SET amount = amount + 1 WHERE id = %s",
+            "DELETE FROM ledger_transaction WHERE id = %s",
+        ):
+            with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, [entry.pk])
+
+    @precondition(lambda self: self.racing)
+    @rule(s=party, amount=st.decimals(min_value=Decimal("1.00"), max_value=Decimal("120.00"), places=2))
+    def racing_burst(self, s: int, amount: Decimal) -> None:
+        sender = self.account(s)
+        receivers = [a for a in self.model.values() if a is not sender][:4]
+        if not receivers:
+            return
+        results: list[object] = [None] * len(receivers)
+        barrier = threading.Barrier(len(receivers))
+
+        def send(i: int, receiver: Account) -> None:
+            try:
+                barrier.wait()
+                results[i] = services.transfer_create(sender=sender.user, to_user_id=receiver.user.pk, amount=str(amount))
+            except WalletError as error:
+                results[i] = error
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=send, args=(i, r)) for i, r in enumerate(receivers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        room = min(sender.balance, LIMIT - sender.spent_today)
+        assert sum(isinstance(r, Transaction) for r in results) == min(len(receivers), int(room // amount))
+        for receiver, result in zip(receivers, results, strict=True):
+            if isinstance(result, Transaction):
+                self._apply(sender, receiver, amount)
+            else:
+                assert isinstance(result, (InsufficientFunds, DailyLimitExceeded)), result
+
+    # --- the model ---------------------------------------------------------------------
+
+    def _expected(self, sender: Account, receiver: Account, amount: Decimal) -> type[WalletError] | None:
+        if sender is receiver:
+            return SelfTransfer
+        if sender.balance < amount:
+            return InsufficientFunds
+        if sender.spent_today + amount > LIMIT:
+            return DailyLimitExceeded
+        return None
+
+    def _apply(self, sender: Account, receiver: Account, amount: Decimal) -> None:
+        sender.balance -= amount
+        sender.spent_today += amount
+        receiver.balance += amount
+
+    # --- invariants --------------------------------------------------------------------
+
+    @invariant()
+    def balances_equal_the_model_and_money_is_conserved(self) -> None:
+        stored = dict(Wallet.objects.filter(user_id__in=self.model).values_list("user_id", "balance"))
+        assert stored == {pk: a.balance for pk, a in self.model.items()}
+        assert all(balance >= 0 for balance in stored.values())
+        assert sum(stored.values(), Decimal("0.00")) == self.topped_up
+
+    @invariant()
+    def the_ledger_reconciles(self) -> None:
+        assert ledger_reconcile() == []
+
+
+MODEL_SETTINGS = settings(
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture
+def model_limits(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PAYLANE_DAILY_LIMIT = LIMIT
+    settings.PAYLANE_TOP_UP_MAX = TOP_UP_MAX
+    assert django_settings.PAYLANE_DAILY_LIMIT == LIMIT
+
+
+@pytest.mark.django_db
+def test_wallet_services_match_the_model(model_limits: None) -> None:
+    WalletMachine.TestCase.settings = MODEL_SETTINGS
+    WalletMachine.TestCase().runTest()
+
+
+class RacingWalletMachine(WalletMachine):
+    racing = True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_wallet_services_match_the_model_with_racing_bursts_on_postgresql(model_limits: None) -> None:
+    RacingWalletMachine.TestCase.settings = settings(MODEL_SETTINGS, max_examples=8)
+    RacingWalletMachine.TestCase().runTest()
