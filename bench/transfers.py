@@ -34,7 +34,9 @@ SQL_CREDIT = (
 SQL_INSERT = (
     "INSERT INTO ledger_transaction (transaction_type, status, amount, currency, sender_id, receiver_id, "
     "sender_balance_after, sender_version_after, receiver_balance_after, receiver_version_after, "
-    "failure_reason, created_at) VALUES ('TRANSFER', 'SUCCESS', %s, 'INR', %s, %s, %s, %s, %s, %s, '', now())"
+    "failure_reason, created_at, row_hash) VALUES ('TRANSFER', 'SUCCESS', %(amount)s, 'INR', %(sender_id)s, "
+    "%(receiver_id)s, %(sender_balance_after)s, %(sender_version_after)s, %(receiver_balance_after)s, "
+    "%(receiver_version_after)s, '', %(created_at)s, %(row_hash)s)"
 )
 
 
@@ -42,6 +44,9 @@ def wallets_create(count: int) -> list[int]:
     """``count`` funded users (bulk insert, with matching ADD_MONEY rows so verify_ledger holds)."""
     from django.core.management import call_command
 
+    from django.utils import timezone
+
+    from ledger.hashing import ROW_FIELDS, row_hash_compute
     from ledger.models import Transaction
     from wallets.models import Profile, User, Wallet
 
@@ -55,16 +60,16 @@ def wallets_create(count: int) -> list[int]:
     Wallet.objects.bulk_create(
         [Wallet(user=u, balance=BALANCE, version=1, daily_limit=NO_LIMIT) for u in users], batch_size=2000
     )
-    Transaction.objects.bulk_create(
-        [
-            Transaction(
-                transaction_type="ADD_MONEY", status="SUCCESS", amount=BALANCE, currency="INR", receiver=u,
-                receiver_balance_after=BALANCE, receiver_version_after=1,
-            )
-            for u in users
-        ],
-        batch_size=2000,
-    )
+    top_ups = [
+        Transaction(
+            transaction_type="ADD_MONEY", status="SUCCESS", amount=BALANCE, currency="INR", receiver=u,
+            receiver_balance_after=BALANCE, receiver_version_after=1, created_at=timezone.now(),
+        )
+        for u in users
+    ]
+    for row in top_ups:
+        row.row_hash = row_hash_compute({name: getattr(row, name) for name in ROW_FIELDS})
+    Transaction.objects.bulk_create(top_ups, batch_size=2000)
     return [u.pk for u in users]
 
 
@@ -104,6 +109,8 @@ def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[
 
         from django.utils import timezone
 
+        from ledger.hashing import row_hash_compute
+
         conn = psycopg2.connect(database_url)
         next_pair = pairs(scenario, user_ids, seed=index)
         amount = Decimal("1.00")
@@ -116,9 +123,14 @@ def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[
                 s_balance, s_version = cursor.fetchone()
                 cursor.execute(SQL_CREDIT, (amount, receiver))
                 r_balance, r_version = cursor.fetchone()
-                cursor.execute(
-                    SQL_INSERT, (amount, sender, receiver, s_balance, s_version, r_balance, r_version)
-                )
+                row = {
+                    "transaction_type": "TRANSFER", "status": "SUCCESS", "amount": amount, "currency": "INR",
+                    "sender_id": sender, "receiver_id": receiver, "sender_balance_after": s_balance,
+                    "sender_version_after": s_version, "receiver_balance_after": r_balance,
+                    "receiver_version_after": r_version, "failure_reason": "", "created_at": timezone.now(),
+                }
+                # The service hashes every row it appends; the ceiling does the same work.
+                cursor.execute(SQL_INSERT, {**row, "row_hash": row_hash_compute(row)})
 
         return transfer
 
