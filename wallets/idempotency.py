@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Context, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -75,7 +75,8 @@ def _canonical(value: object) -> Any:
     if isinstance(value, int | Decimal):
         number = Decimal(value)
         precision = max(28, len(number.as_tuple().digits))
-        return ["n", str(number.normalize(Context(prec=precision)))]
+        # Unbounded exponent: a body may carry 1e999999999, which the default context overflows on.
+        return ["n", str(number.normalize(Context(prec=precision, Emax=MAX_EMAX, Emin=MIN_EMIN)))]
     if isinstance(value, str):
         return ["s", value]
     if isinstance(value, list | tuple):

@@ -32,7 +32,8 @@ class Api:
     def post(self, path: str, body: Any = None, *, raw: bytes | str | None = None,
              content_type: str = "application/json", **headers: str) -> Any:
         data = raw if raw is not None else ("" if body is None else json.dumps(body))
-        return self.client.post(path, data, content_type=content_type, headers=self._headers(headers))
+        # generic() sends the bytes as they are; post() would re-encode them with the charset.
+        return self.client.generic("POST", path, data, content_type=content_type, headers=self._headers(headers))
 
     def delete(self, path: str, **headers: str) -> Any:
         return self.client.delete(path, headers=self._headers(headers))
