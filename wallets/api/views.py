@@ -254,7 +254,7 @@ def fallback(request: HttpRequest, path: str = "") -> HttpResponse:
             match = resolve(request.path_info + "/")
         except Resolver404:
             match = None
-        if match is not None and match.url_name != "api-fallback":
+        if match is not None and match.func is not fallback:
             location = request.path + "/"
             if request.META.get("QUERY_STRING"):
                 location += "?" + request.META["QUERY_STRING"]

@@ -91,3 +91,14 @@ def test_the_openapi_schema_is_served_and_valid(client: Client, tmp_path) -> Non
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in transfer["parameters"])
     assert client.get("/api/v1/docs/").status_code == 200
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_missing_slashes_never_500_even_in_debug(api_for: Callable[[User], Api], alice: User, settings) -> None:  # type: ignore[no-untyped-def]
+    # With DEBUG on, Django's APPEND_SLASH raises RuntimeError for a POST; the API answers first.
+    settings.DEBUG = True
+    api = api_for(alice)
+    for path in ("/api", "/api/v1", "/api/v2/transfers"):
+        response = api.post(path, {"amount": "1"})
+        assert response.status_code == 404, path
+        assert error_of(response)["code"] == "not_found"
+    assert api.post("/api/v1/transfers", {"amount": "1"}).status_code == 308

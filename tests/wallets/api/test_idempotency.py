@@ -183,3 +183,18 @@ def test_racing_retries_of_one_top_up_add_money_exactly_once(register: Callable[
     assert set(statuses) <= {201, 409} and 201 in statuses, statuses
     assert balance_of(alice) == Decimal("25.00")
     assert Transaction.objects.count() == 1
+
+
+def test_keys_are_kept_24_hours_then_pruned(api_for: Callable[[User], Api], alice: User) -> None:
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    api = api_for(alice)
+    api.post(TOP_UPS, {"amount": "1"}, **{"Idempotency-Key": "old"})
+    api.post(TOP_UPS, {"amount": "1"}, **{"Idempotency-Key": "recent"})
+    IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+    IdempotencyKey.objects.filter(key="recent").update(created_at=timezone.now() - timedelta(hours=23))
+    call_command("prune_idempotency_keys", verbosity=0)
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["recent"]
