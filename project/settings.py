@@ -198,7 +198,7 @@ REST_FRAMEWORK = {
         "wallets.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["wallets.api.permissions.IsWalletHolder"],
     "DEFAULT_PARSER_CLASSES": ["wallets.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "wallets.api.errors.exception_handler",

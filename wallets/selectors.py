@@ -57,3 +57,8 @@ def transactions_page_for_user(*, user_id: int, before_id: int | None, limit: in
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:
     """One entry, if the user may see it (as for ``transactions_for_user``), else None."""
     return transactions_for_user(user_id=user_id).filter(pk=transaction_id).first()
+
+
+def user_has_wallet(*, user_id: int) -> bool:
+    """False for accounts made outside ``user_register`` (e.g. ``createsuperuser``)."""
+    return Wallet.objects.filter(user_id=user_id).exists()

@@ -127,3 +127,28 @@ def test_the_lockout_threshold_comes_from_settings(anon: Api, alice: User, setti
     settings.AXES_FAILURE_LIMIT = limit
     statuses = [anon.post(TOKEN, {"username": "alice", "password": "wrong"}).status_code for _ in range(limit)]
     assert statuses == [400] * (limit - 1) + [429]
+
+
+def test_an_account_without_a_wallet_gets_403_not_a_500(db: None) -> None:
+    admin = User.objects.create_superuser("root", password=PASSWORD)  # createsuperuser makes no wallet
+    client = Client()
+    client.force_login(admin)
+    for response in (client.get("/api/v1/wallet/"), client.get("/api/v1/transactions/")):
+        assert response.status_code == 403
+        assert error_of(response)["code"] == "permission_denied"
+
+
+def test_a_successful_page_sign_in_clears_the_failure_count(client: Client, alice: User) -> None:
+    def attempt(password: str) -> int:
+        return client.post("/", {"action": "login", "login-username": "alice", "login-password": password}).status_code
+
+    assert [attempt("wrong") for _ in range(4)] == [400] * 4
+    assert attempt(PASSWORD) == 302
+    client.post("/logout/")
+    assert [attempt("wrong") for _ in range(4)] == [400] * 4
+
+
+def test_a_json_only_api_answers_406_to_an_accept_without_json(api_for: Callable[[User], Api], alice: User) -> None:
+    response = api_for(alice).get("/api/v1/wallet/", Accept="text/html")
+    assert response.status_code == 406
+    assert error_of(response)["code"] == "not_acceptable"
