@@ -26,7 +26,10 @@ def lockout_response(
     response = render(
         request,
         "home.html",
-        {"login_form": AuthenticationForm(request, prefix="login"), "register_form": RegistrationForm(prefix="register")},
+        {
+            "login_form": AuthenticationForm(request, prefix="login"),
+            "register_form": RegistrationForm(prefix="register"),
+        },
         status=429,
     )
     response["Retry-After"] = headers["Retry-After"]

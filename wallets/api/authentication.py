@@ -28,4 +28,8 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
     priority = 1  # ahead of drf-spectacular's own TokenAuthentication scheme
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>` from POST /api/v1/auth/token/"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer <token>` from POST /api/v1/auth/token/",
+        }

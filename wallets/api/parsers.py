@@ -26,7 +26,9 @@ class DecimalJSONParser(JSONParser):
     for the decoder are refused with 400.
     """
 
-    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
+    def parse(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         context = parser_context or {}
         limit: int = settings.PAYLANE_API_MAX_BODY
         request = context.get("request")

@@ -40,7 +40,7 @@ class UserIdField(serializers.Field):  # type: ignore[type-arg]
         if isinstance(data, int) and not isinstance(data, bool):
             text = str(data)
         if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 19:
-            raise serializers.ValidationError("A user id is a whole number, such as 42 or \"42\".")
+            raise serializers.ValidationError('A user id is a whole number, such as 42 or "42".')
         return int(text)
 
     def to_representation(self, value: int) -> int:
@@ -72,7 +72,7 @@ class WalletResponse(serializers.Serializer):  # type: ignore[type-arg]
     user_id = serializers.IntegerField()
     username = serializers.CharField()
     mobile_number = serializers.CharField()
-    balance = serializers.CharField(help_text="Two decimals, e.g. \"1000.00\"")
+    balance = serializers.CharField(help_text='Two decimals, e.g. "1000.00"')
     currency = serializers.CharField()
     version = serializers.IntegerField(help_text="Counts this wallet's balance-changing ledger entries.")
     daily_limit = serializers.CharField()
@@ -124,7 +124,9 @@ class ErrorDetailResponse(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.CharField()
     message = serializers.CharField()
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-    transaction_id = serializers.IntegerField(required=False, help_text="The FAILED ledger entry of a recorded refusal.")
+    transaction_id = serializers.IntegerField(
+        required=False, help_text="The FAILED ledger entry of a recorded refusal."
+    )
 
 
 class ErrorResponse(serializers.Serializer):  # type: ignore[type-arg]

@@ -29,8 +29,15 @@ class Api:
     def get(self, path: str, params: dict[str, Any] | None = None, **headers: str) -> Any:
         return self.client.get(path, params or {}, headers=self._headers(headers))
 
-    def post(self, path: str, body: Any = None, *, raw: bytes | str | None = None,
-             content_type: str = "application/json", **headers: str) -> Any:
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        content_type: str = "application/json",
+        **headers: str,
+    ) -> Any:
         data = raw if raw is not None else ("" if body is None else json.dumps(body))
         # generic() sends the bytes as they are; post() would re-encode them with the charset.
         return self.client.generic("POST", path, data, content_type=content_type, headers=self._headers(headers))

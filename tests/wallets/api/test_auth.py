@@ -25,7 +25,9 @@ def test_register_returns_201_with_the_normalised_mobile_number(anon: Api) -> No
 
 
 def test_register_applies_the_password_validators(anon: Api) -> None:
-    response = anon.post("/api/v1/auth/register/", {"username": "carol", "password": "123", "mobile_number": "+919876543210"})
+    response = anon.post(
+        "/api/v1/auth/register/", {"username": "carol", "password": "123", "mobile_number": "+919876543210"}
+    )
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "validation_error"
@@ -34,7 +36,9 @@ def test_register_applies_the_password_validators(anon: Api) -> None:
 
 
 def test_register_refuses_a_taken_username_and_a_missing_field(anon: Api, alice: User) -> None:
-    taken = anon.post("/api/v1/auth/register/", {"username": "ALICE", "password": PASSWORD, "mobile_number": "+919811111111"})
+    taken = anon.post(
+        "/api/v1/auth/register/", {"username": "ALICE", "password": PASSWORD, "mobile_number": "+919811111111"}
+    )
     missing = anon.post("/api/v1/auth/register/", {"username": "dave", "password": PASSWORD})
     assert taken.status_code == 400 and error_of(taken)["fields"] == {"username": ["That username is taken."]}
     assert missing.status_code == 400 and list(error_of(missing)["fields"]) == ["mobile_number"]

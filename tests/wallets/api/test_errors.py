@@ -17,7 +17,15 @@ TOP_UPS = "/api/v1/wallet/top-ups/"
 
 @pytest.mark.parametrize(
     "raw",
-    ['{"amount": ', "not json", '{"amount": NaN}', '{"amount": Infinity}', "\xff\xfe", '{"a": 1e999999999}', "[" * 5000],
+    [
+        '{"amount": ',
+        "not json",
+        '{"amount": NaN}',
+        '{"amount": Infinity}',
+        "\xff\xfe",
+        '{"a": 1e999999999}',
+        "[" * 5000,
+    ],
 )
 def test_malformed_json_is_a_400_validation_error(api_for: Callable[[User], Api], alice: User, raw: str) -> None:
     before = state()
@@ -57,7 +65,12 @@ def test_unknown_paths_and_methods_are_json_404_and_405(api_for: Callable[[User]
         response = api.get(path)
         assert response.status_code == 404, path
         assert error_of(response)["code"] == "not_found"
-    for method, path in (("PUT", "/api/v1/wallet/"), ("GET", TOP_UPS), ("PATCH", "/api/v1/transfers/"), ("DELETE", "/api/v1/transactions/")):
+    for method, path in (
+        ("PUT", "/api/v1/wallet/"),
+        ("GET", TOP_UPS),
+        ("PATCH", "/api/v1/transfers/"),
+        ("DELETE", "/api/v1/transactions/"),
+    ):
         response = api.request(method, path)
         assert response.status_code == 405, (method, path)
         assert error_of(response)["code"] == "method_not_allowed"
@@ -71,8 +84,13 @@ def test_a_missing_trailing_slash_redirects_keeping_the_method(api_for: Callable
     assert (get.status_code, get["Location"]) == (301, "/api/v1/wallet/?x=1")
     assert (post.status_code, post["Location"]) == (308, "/api/v1/wallet/top-ups/")
     assert state() == before
-    followed = api.client.post("/api/v1/wallet/top-ups", {"amount": "5"}, content_type="application/json",
-                               headers=api._headers(None), follow=True)
+    followed = api.client.post(
+        "/api/v1/wallet/top-ups",
+        {"amount": "5"},
+        content_type="application/json",
+        headers=api._headers(None),
+        follow=True,
+    )
     assert followed.status_code == 201
 
 
@@ -85,7 +103,9 @@ def test_the_openapi_schema_is_served_and_valid(client: Client, tmp_path) -> Non
     response = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"})
     assert response.status_code == 200
     schema = json.loads(response.content)
-    assert {"/api/v1/transfers/", "/api/v1/wallet/top-ups/", "/api/v1/transactions/{transaction_id}/"} <= set(schema["paths"])
+    assert {"/api/v1/transfers/", "/api/v1/wallet/top-ups/", "/api/v1/transactions/{transaction_id}/"} <= set(
+        schema["paths"]
+    )
     transfer = schema["paths"]["/api/v1/transfers/"]["post"]
     assert {"201", "400", "401", "409", "413", "415", "422", "429"} <= set(transfer["responses"])
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in transfer["parameters"])

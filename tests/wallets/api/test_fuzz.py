@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.wallets.api.conftest import Api, state
 from wallets import services
@@ -27,7 +29,9 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 bodies = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4) | json_values
@@ -56,7 +60,9 @@ def check(response: Any, before: tuple[Any, ...]) -> None:
     assert response.status_code < 500
     if response.status_code >= 300 and response.status_code not in (301, 308):
         error = response.json()["error"]
-        assert isinstance(error["code"], str) and isinstance(error["message"], str) and isinstance(error["fields"], dict)
+        assert (
+            isinstance(error["code"], str) and isinstance(error["message"], str) and isinstance(error["fields"], dict)
+        )
         if "transaction_id" not in error:  # a FAILED attempt is a recorded business outcome, not refused input
             assert state() == before
 
@@ -77,16 +83,26 @@ def test_top_ups_never_fail_with_a_500(setup: tuple[Api, User, User], body: Any,
 
 
 @FUZZ
-@given(body=bodies, recipient=st.sampled_from(["bob", "alice", "bob-str", "bob-mobile", "none"]), key=st.none() | st.text(min_size=1, max_size=8).filter(str.isprintable))
-def test_transfers_never_fail_with_a_500(setup: tuple[Api, User, User], body: Any, recipient: str, key: str | None) -> None:
+@given(
+    body=bodies,
+    recipient=st.sampled_from(["bob", "alice", "bob-str", "bob-mobile", "none"]),
+    key=st.none() | st.text(min_size=1, max_size=8).filter(str.isprintable),
+)
+def test_transfers_never_fail_with_a_500(
+    setup: tuple[Api, User, User], body: Any, recipient: str, key: str | None
+) -> None:
     api, alice, bob = setup
     if isinstance(body, dict) and recipient != "none":
         body = dict(body)
         body.pop("to_user_id", None), body.pop("to_mobile", None)
-        body.update({
-            "bob": {"to_user_id": bob.pk}, "alice": {"to_user_id": alice.pk},
-            "bob-str": {"to_user_id": str(bob.pk)}, "bob-mobile": {"to_mobile": "+919812345678"},
-        }[recipient])
+        body.update(
+            {
+                "bob": {"to_user_id": bob.pk},
+                "alice": {"to_user_id": alice.pk},
+                "bob-str": {"to_user_id": str(bob.pk)},
+                "bob-mobile": {"to_mobile": "+919812345678"},
+            }[recipient]
+        )
     before = state()
     headers = {"Idempotency-Key": key} if key is not None else {}
     check(api.post("/api/v1/transfers/", raw=to_json(body), **headers), before)
@@ -106,12 +122,23 @@ def test_auth_endpoints_never_fail_with_a_500(anon: Api, body: Any, path: str) -
 @given(
     raw=st.binary(max_size=200),
     content_type=st.sampled_from(
-        ["application/json", "application/json; charset=utf-8", "application/json; charset=latin-1",
-         "application/json; charset=bogus", "text/plain", "", "application/x-www-form-urlencoded"]
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json; charset=latin-1",
+            "application/json; charset=bogus",
+            "text/plain",
+            "",
+            "application/x-www-form-urlencoded",
+        ]
     ),
-    path=st.sampled_from(["/api/v1/wallet/top-ups/", "/api/v1/transfers/", "/api/v1/auth/register/", "/api/v1/auth/token/"]),
+    path=st.sampled_from(
+        ["/api/v1/wallet/top-ups/", "/api/v1/transfers/", "/api/v1/auth/register/", "/api/v1/auth/token/"]
+    ),
 )
-def test_raw_bytes_never_fail_with_a_500(setup: tuple[Api, User, User], raw: bytes, content_type: str, path: str) -> None:
+def test_raw_bytes_never_fail_with_a_500(
+    setup: tuple[Api, User, User], raw: bytes, content_type: str, path: str
+) -> None:
     api, _, _ = setup
     before = state()
     check(api.post(path, raw=raw, content_type=content_type), before)

@@ -20,7 +20,9 @@ TOP_UPS = "/api/v1/wallet/top-ups/"
 TRANSFERS = "/api/v1/transfers/"
 
 
-def test_a_retried_top_up_replays_the_first_response_and_adds_money_once(api_for: Callable[[User], Api], alice: User) -> None:
+def test_a_retried_top_up_replays_the_first_response_and_adds_money_once(
+    api_for: Callable[[User], Api], alice: User
+) -> None:
     api = api_for(alice)
     first = api.post(TOP_UPS, {"amount": "50"}, **{"Idempotency-Key": "k-1"})
     retry = api.post(TOP_UPS, raw='{ "amount" : "50" }', **{"Idempotency-Key": "k-1"})
@@ -39,7 +41,9 @@ def test_without_a_key_every_request_moves_money(api_for: Callable[[User], Api],
     assert not IdempotencyKey.objects.exists()
 
 
-def test_the_same_key_with_another_body_or_endpoint_is_refused(api_for: Callable[[User], Api], alice: User, bob: User) -> None:
+def test_the_same_key_with_another_body_or_endpoint_is_refused(
+    api_for: Callable[[User], Api], alice: User, bob: User
+) -> None:
     api = api_for(alice)
     assert api.post(TRANSFERS, {"to_user_id": bob.pk, "amount": "5"}, **{"Idempotency-Key": "k"}).status_code == 201
     other_amount = api.post(TRANSFERS, {"to_user_id": bob.pk, "amount": "6"}, **{"Idempotency-Key": "k"})
@@ -132,7 +136,7 @@ def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
         try:
             barrier.wait()
             results[i] = job()
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:
             results[i] = exc
         finally:
             connection.close()

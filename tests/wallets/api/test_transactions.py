@@ -13,13 +13,23 @@ from wallets.models import User
 LIST = "/api/v1/transactions/"
 
 
-def test_history_is_newest_first_in_the_shared_transaction_shape(api_for: Callable[[User], Api], alice: User, bob: User) -> None:
+def test_history_is_newest_first_in_the_shared_transaction_shape(
+    api_for: Callable[[User], Api], alice: User, bob: User
+) -> None:
     services.transfer_create(sender=alice, to_user_id=bob.pk, amount="10")
     body = api_for(alice).get(LIST).json()
     assert body["next_cursor"] is None
     assert [(t["type"], t["amount"]) for t in body["results"]] == [("TRANSFER", "10.00"), ("ADD_MONEY", "1000.00")]
     assert set(body["results"][0]) == {
-        "id", "type", "status", "amount", "currency", "sender", "receiver", "failure_reason", "created_at"
+        "id",
+        "type",
+        "status",
+        "amount",
+        "currency",
+        "sender",
+        "receiver",
+        "failure_reason",
+        "created_at",
     }
 
 
@@ -59,7 +69,9 @@ def test_cursor_pages_cover_everything_once_even_while_new_rows_arrive(
     assert seen == expected
 
 
-def test_limit_defaults_to_20_and_is_capped_at_100(api_for: Callable[[User], Api], register: Callable[..., User]) -> None:
+def test_limit_defaults_to_20_and_is_capped_at_100(
+    api_for: Callable[[User], Api], register: Callable[..., User]
+) -> None:
     rich = register("rich")
     for _ in range(105):
         services.wallet_top_up(user=rich, amount="1")
@@ -73,13 +85,21 @@ def test_limit_defaults_to_20_and_is_capped_at_100(api_for: Callable[[User], Api
 
 def test_bad_limit_or_cursor_is_a_400(api_for: Callable[[User], Api], alice: User) -> None:
     api = api_for(alice)
-    for params in ({"limit": "0"}, {"limit": "-1"}, {"limit": "ten"}, {"cursor": "garbage"}, {"cursor": "djE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5"}):
+    for params in (
+        {"limit": "0"},
+        {"limit": "-1"},
+        {"limit": "ten"},
+        {"cursor": "garbage"},
+        {"cursor": "djE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5"},
+    ):
         response = api.get(LIST, params)
         assert response.status_code == 400, params
         assert error_of(response)["code"] == "validation_error"
 
 
-def test_one_transaction_only_for_its_parties(api_for: Callable[[User], Api], alice: User, bob: User, register: Callable[..., User]) -> None:
+def test_one_transaction_only_for_its_parties(
+    api_for: Callable[[User], Api], alice: User, bob: User, register: Callable[..., User]
+) -> None:
     entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="3")
     carol = register("carol")
     assert api_for(alice).get(f"{LIST}{entry.pk}/").json()["id"] == entry.pk

@@ -63,7 +63,9 @@ def test_refusals_map_to_their_codes_and_statuses(api_for: Callable[[User], Api]
     assert state() == before
 
 
-def test_insufficient_funds_is_422_naming_the_failed_transaction(api_for: Callable[[User], Api], alice: User, bob: User) -> None:
+def test_insufficient_funds_is_422_naming_the_failed_transaction(
+    api_for: Callable[[User], Api], alice: User, bob: User
+) -> None:
     response = api_for(alice).post(TRANSFERS, {"to_user_id": bob.pk, "amount": "5000"})
     assert response.status_code == 422
     error = error_of(response)

@@ -13,7 +13,9 @@ from wallets.models import User
 TOP_UPS = "/api/v1/wallet/top-ups/"
 
 
-def test_wallet_shows_balance_limits_and_todays_spending(api_for: Callable[[User], Api], alice: User, bob: User, settings) -> None:  # type: ignore[no-untyped-def]
+def test_wallet_shows_balance_limits_and_todays_spending(
+    api_for: Callable[[User], Api], alice: User, bob: User, settings
+) -> None:  # type: ignore[no-untyped-def]
     settings.PAYLANE_DAILY_LIMIT = Decimal("500.00")
     services.transfer_create(sender=alice, to_user_id=bob.pk, amount="120.50")
     response = api_for(alice).get("/api/v1/wallet/")
