@@ -16,4 +16,4 @@ class IsWalletHolder(IsAuthenticated):
     message = "This account has no wallet; sign up through the app or POST /api/v1/auth/register/."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return super().has_permission(request, view) and selectors.user_has_wallet(user_id=request.user.pk)
+        return super().has_permission(request, view) and selectors.user_has_wallet(user_id=request.user.pk)  # type: ignore[arg-type]

@@ -123,7 +123,8 @@ class TransactionPageResponse(serializers.Serializer):  # type: ignore[type-arg]
 class ErrorDetailResponse(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # Shadows Serializer.fields only in the class body: DRF's metaclass moves declared fields away.
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
     transaction_id = serializers.IntegerField(
         required=False, help_text="The FAILED ledger entry of a recorded refusal."
     )

@@ -225,7 +225,7 @@ class TransactionListView(APIView):
     def get(self, request: Request) -> Response:
         limit = limit_parse(request.query_params.get("limit"))
         before_id = cursor_decode(request.query_params.get("cursor"))
-        entries = selectors.transactions_page_for_user(user_id=request.user.pk, before_id=before_id, limit=limit + 1)
+        entries = selectors.transactions_page_for_user(user_id=request.user.pk, before_id=before_id, limit=limit + 1)  # type: ignore[arg-type]
         page = entries[:limit]
         next_cursor = cursor_encode(page[-1].pk) if len(entries) > limit else None
         return Response({"results": [transaction_payload(e) for e in page], "next_cursor": next_cursor})
@@ -236,7 +236,7 @@ class TransactionDetailView(APIView):
     def get(self, request: Request, transaction_id: int) -> Response:
         entry = None
         if transaction_id <= BIGINT_MAX:
-            entry = selectors.transaction_for_user(user_id=request.user.pk, transaction_id=transaction_id)
+            entry = selectors.transaction_for_user(user_id=request.user.pk, transaction_id=transaction_id)  # type: ignore[arg-type]
         if entry is None:
             raise NotFound("You have no transaction with that id.")
         return Response(transaction_payload(entry))
