@@ -34,7 +34,7 @@ from wallets.services import OnRecorded
 _ERROR_TEXT = {
     400: "validation_error, invalid_amount or self_transfer: malformed or invalid input",
     401: "not_authenticated: no, or an invalid, Bearer token or session",
-    403: "permission_denied: e.g. a session request without its CSRF token",
+    403: "permission_denied: a session request without its CSRF token, or an account without a wallet",
     404: "not_found",
     409: "idempotency_in_progress: a request with this Idempotency-Key is still running",
     413: "payload_too_large: the body is over 64 KiB",
@@ -116,7 +116,7 @@ class TokenView(APIView):
 
 
 class WalletView(APIView):
-    @extend_schema(operation_id="wallet_retrieve", responses={200: s.WalletResponse, **_errors(401)})
+    @extend_schema(operation_id="wallet_retrieve", responses={200: s.WalletResponse, **_errors(401, 403)})
     def get(self, request: Request) -> Response:
         wallet = selectors.wallet_for_user(user=request.user)  # type: ignore[arg-type]
         user: User = wallet.user
@@ -220,7 +220,7 @@ class TransactionListView(APIView):
             OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 100, default 20 (larger values give 100)"),
             OpenApiParameter("cursor", OpenApiTypes.STR, description="next_cursor of the previous page"),
         ],
-        responses={200: s.TransactionPageResponse, **_errors(400, 401)},
+        responses={200: s.TransactionPageResponse, **_errors(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
         limit = limit_parse(request.query_params.get("limit"))
@@ -232,7 +232,7 @@ class TransactionListView(APIView):
 
 
 class TransactionDetailView(APIView):
-    @extend_schema(operation_id="transactions_retrieve", responses={200: s.TransactionResponse, **_errors(401, 404)})
+    @extend_schema(operation_id="transactions_retrieve", responses={200: s.TransactionResponse, **_errors(401, 403, 404)})
     def get(self, request: Request, transaction_id: int) -> Response:
         entry = None
         if transaction_id <= BIGINT_MAX:

@@ -202,3 +202,17 @@ def test_keys_are_kept_24_hours_then_pruned(api_for: Callable[[User], Api], alic
     IdempotencyKey.objects.filter(key="recent").update(created_at=timezone.now() - timedelta(hours=23))
     call_command("prune_idempotency_keys", verbosity=0)
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["recent"]
+
+
+def test_a_collision_whose_winner_is_not_visible_yet_answers_409(
+    api_for: Callable[[User], Api], alice: User, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from django.db import IntegrityError
+
+    def collide(**kwargs: Any) -> None:
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr("wallets.services.wallet_top_up", collide)
+    response = api_for(alice).post(TOP_UPS, {"amount": "1"}, **{"Idempotency-Key": "busy"})
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "idempotency_in_progress"
