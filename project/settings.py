@@ -177,6 +177,7 @@ PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
 # sessions, Decimal JSON, one error envelope, per-user money-movement rate limit in the cache,
 # django-axes lockout for the login page and the token endpoint.
 PAYLANE_TRANSFER_RATE = env.str("PAYLANE_TRANSFER_RATE", default="60/m")
+PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
 PAYLANE_IDEMPOTENCY_KEEP_HOURS = env.int("PAYLANE_IDEMPOTENCY_KEEP_HOURS", default=24)
 

@@ -24,7 +24,7 @@ from wallets import idempotency, selectors, services
 from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
-from wallets.api.throttling import MoneyMovementThrottle
+from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle
 from wallets.errors import WalletError
 from wallets.models import User
 from wallets.money import money_str
@@ -70,11 +70,12 @@ class _PostAnyoneDeleteSignedIn(BasePermission):
 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [RegistrationThrottle]
 
     @extend_schema(
         operation_id="auth_register",
         request=s.RegisterRequest,
-        responses={201: s.RegisteredResponse, **_errors(400, 403, 413, 415)},
+        responses={201: s.RegisteredResponse, **_errors(400, 403, 413, 415, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -232,7 +233,9 @@ class TransactionListView(APIView):
 
 
 class TransactionDetailView(APIView):
-    @extend_schema(operation_id="transactions_retrieve", responses={200: s.TransactionResponse, **_errors(401, 403, 404)})
+    @extend_schema(
+        operation_id="transactions_retrieve", responses={200: s.TransactionResponse, **_errors(401, 403, 404)}
+    )
     def get(self, request: Request, transaction_id: int) -> Response:
         entry = None
         if transaction_id <= BIGINT_MAX:

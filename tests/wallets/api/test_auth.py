@@ -156,3 +156,14 @@ def test_a_json_only_api_answers_406_to_an_accept_without_json(api_for: Callable
     response = api_for(alice).get("/api/v1/wallet/", Accept="text/html")
     assert response.status_code == 406
     assert error_of(response)["code"] == "not_acceptable"
+
+
+def test_sign_ups_are_rate_limited_per_address_so_they_cannot_probe_numbers(anon: Api, alice: User, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PAYLANE_REGISTER_RATE = "2/h"
+    probe = {"username": "mallory", "password": PASSWORD, "mobile_number": "+919876543210"}
+    assert [anon.post("/api/v1/auth/register/", probe).status_code for _ in range(2)] == [400, 400]
+    limited = anon.post("/api/v1/auth/register/", probe)
+    assert limited.status_code == 429
+    assert error_of(limited)["code"] == "rate_limited" and int(limited["Retry-After"]) <= 3600
+    other = Client(REMOTE_ADDR="10.0.0.7").post("/api/v1/auth/register/", probe, content_type="application/json")
+    assert other.status_code == 400
