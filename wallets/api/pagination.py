@@ -43,6 +43,6 @@ def limit_parse(raw: str | None) -> int:
     """Missing: 20. Above 100: 100. Not a positive whole number: 400."""
     if raw is None:
         return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
         raise ValidationError({"limit": [f"A whole number from 1 to {MAX_LIMIT}."]})
     return min(int(raw), MAX_LIMIT)
