@@ -25,7 +25,7 @@ scalars = (
     | st.decimals(allow_nan=False, allow_infinity=False)
     | st.sampled_from([Decimal("1E+999999999"), Decimal("-1E-999999999"), Decimal("1" * 40)])
     | st.text(max_size=20)
-    | st.sampled_from(["1", "10.50", "0.001", "-1", "1e3", " 5 ", "+919812345678", "98123 45678", "٣", "NaN"])
+    | st.sampled_from(["1", "10.50", "0.001", "-1", "1e3", " 5 ", "+919812345678", "98123 45678", "٣", "NaN", "a\x00b"])
 )
 json_values = st.recursive(
     scalars,
