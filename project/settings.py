@@ -10,6 +10,7 @@ supplies development values; real environment variables win over it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "axes",
     "wallets",
     "ledger",
     "realtime",
@@ -57,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout flagged during the view into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -166,3 +171,56 @@ PAYLANE_DAILY_LIMIT = Decimal(env.str("PAYLANE_DAILY_LIMIT", default="100000.00"
 PAYLANE_TOP_UP_MAX = Decimal(env.str("PAYLANE_TOP_UP_MAX", default="100000.00"))
 PAYLANE_PHONE_REGION = env.str("PAYLANE_PHONE_REGION", default="IN")
 PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
+
+# --- API ---------------------------------------------------------------------------------
+# The JSON API under /api/v1/ (wallets/api/, docs/api.md): DRF with Bearer tokens and
+# sessions, Decimal JSON, one error envelope, per-user money-movement rate limit in the cache,
+# django-axes lockout for the login page and the token endpoint.
+PAYLANE_TRANSFER_RATE = env.str("PAYLANE_TRANSFER_RATE", default="60/m")
+PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
+PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
+PAYLANE_IDEMPOTENCY_KEEP_HOURS = env.int("PAYLANE_IDEMPOTENCY_KEEP_HOURS", default=24)
+
+if REDIS_URL:
+    # Shared by every process: the rate limit counts one user's calls wherever they land.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "paylane",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so an anonymous call gets 401 with `WWW-Authenticate: Bearer`, not 403.
+        "wallets.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["wallets.api.permissions.IsWalletHolder"],
+    "DEFAULT_PARSER_CLASSES": ["wallets.api.parsers.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "wallets.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Paylane API",
+    "DESCRIPTION": "Wallets, idempotent top-ups and transfers, history. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# django-axes: lock a username+IP pair out after repeated failed sign-ins (page and token).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("PAYLANE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("PAYLANE_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "wallets.lockout.lockout_response"
+AXES_VERBOSE = False

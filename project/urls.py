@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from wallets.api.views import fallback as api_fallback
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("wallets.api.urls")),
+    # /api, /api/v1 and other versions: JSON 404 rather than APPEND_SLASH (which 500s on POST in DEBUG).
+    re_path(r"^api(?:/.*)?$", api_fallback),
     path("", include("wallets.urls")),
 ]

@@ -79,3 +79,15 @@ class RecipientNotFound(WalletError):
 class SelfTransfer(WalletError):
     code = "self_transfer"
     default_message = "You cannot send money to yourself."
+
+
+class IdempotencyKeyReused(WalletError):
+    code = "idempotency_key_reused"
+    field = "Idempotency-Key"
+    default_message = "This Idempotency-Key was already used with a different request."
+
+
+class IdempotencyInProgress(WalletError):
+    code = "idempotency_in_progress"
+    field = "Idempotency-Key"
+    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from wallets.money import DECIMAL_PLACES, MAX_DIGITS, ZERO
 
@@ -66,3 +67,34 @@ class Wallet(models.Model):
     @property
     def effective_daily_limit(self) -> Decimal:
         return self.daily_limit if self.daily_limit is not None else settings.PAYLANE_DAILY_LIMIT
+
+
+class IdempotencyKey(models.Model):
+    """The stored outcome of a money-moving API call made with an ``Idempotency-Key``.
+
+    Written only by ``wallets.idempotency`` inside the same transaction as the
+    ledger row it answers for (a SUCCESS movement, or a FAILED attempt), so a key
+    never exists without its movement, nor the movement without its key. The
+    unique (user, key) index decides a race between retries: the second insert
+    waits for the first transaction and then fails, rolling its movement back.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # Which endpoint the key was first used on, e.g. "transfer" or "top_up".
+    endpoint = models.CharField(max_length=32)
+    # SHA-256 of the request body as parsed JSON (canonical form), to spot a reused key.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    transaction = models.ForeignKey("ledger.Transaction", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="wallets_idempotency_user_key_unique"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="wallets_idem_created_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.endpoint}, {self.status_code})"

@@ -40,3 +40,25 @@ def user_for_token(*, key: str) -> User | None:
         return None
     token = Token.objects.select_related("user").filter(key=key, user__is_active=True).first()
     return token.user if token else None
+
+
+def transactions_page_for_user(*, user_id: int, before_id: int | None, limit: int) -> list[Transaction]:
+    """Up to ``limit`` of the user's entries with ids below ``before_id``, newest first (keyset page).
+
+    Per user, ledger ids follow commit order, so a page never misses a row
+    that commits later: new rows only ever appear above the first page.
+    """
+    entries = transactions_for_user(user_id=user_id)
+    if before_id is not None:
+        entries = entries.filter(id__lt=before_id)
+    return list(entries[:limit])
+
+
+def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:
+    """One entry, if the user may see it (as for ``transactions_for_user``), else None."""
+    return transactions_for_user(user_id=user_id).filter(pk=transaction_id).first()
+
+
+def user_has_wallet(*, user_id: int) -> bool:
+    """False for accounts made outside ``user_register`` (e.g. ``createsuperuser``)."""
+    return Wallet.objects.filter(user_id=user_id).exists()

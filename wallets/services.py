@@ -10,6 +10,7 @@ Pushes leave the process only after COMMIT, through ``transaction.on_commit``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 
@@ -41,6 +42,11 @@ from wallets.phone import mobile_normalize
 
 # The largest balance the column holds (12 integer digits, 2 decimals).
 MAX_BALANCE = Decimal(10**INTEGER_DIGITS) - Decimal("0.01")
+
+# Called inside a money transaction right after its ledger row is appended, with
+# that row and, for a FAILED attempt, the refusal; whatever it writes commits or
+# rolls back with the row (the API stores its Idempotency-Key record this way).
+OnRecorded = Callable[[Transaction, WalletError | None], None]
 
 
 # --- Accounts ------------------------------------------------------------------------
@@ -107,11 +113,12 @@ def token_revoke(*, user: User) -> None:
 # --- Money ---------------------------------------------------------------------------
 
 
-def wallet_top_up(*, user: User, amount: object) -> Transaction:
+def wallet_top_up(*, user: User, amount: object, on_recorded: OnRecorded | None = None) -> Transaction:
     """Add money from outside (a simulated top-up) to ``user``'s wallet.
 
     Transaction: one, durable. Locks: the user's wallet row.
-    Side effects: one ADD_MONEY ledger row; after commit, a push to the user.
+    Side effects: one ADD_MONEY ledger row; ``on_recorded(entry, None)`` inside
+    the transaction; after commit, a push to the user.
     Refusals (bad amount, over the per-operation maximum) record nothing.
     """
     value = amount_parse(amount)
@@ -119,11 +126,11 @@ def wallet_top_up(*, user: User, amount: object) -> Transaction:
         raise TopUpLimitExceeded(
             f"A single top-up may add at most {settings.PAYLANE_TOP_UP_MAX:,} {settings.PAYLANE_CURRENCY}."
         )
-    return _top_up_commit(user_id=user.pk, amount=value)
+    return _top_up_commit(user_id=user.pk, amount=value, on_recorded=on_recorded)
 
 
 @transaction.atomic(durable=True)
-def _top_up_commit(*, user_id: int, amount: Decimal) -> Transaction:
+def _top_up_commit(*, user_id: int, amount: Decimal, on_recorded: OnRecorded | None) -> Transaction:
     wallet = Wallet.objects.select_for_update().get(user_id=user_id)
     if wallet.balance + amount > MAX_BALANCE:
         raise TopUpLimitExceeded("Your wallet cannot hold that much.")
@@ -131,12 +138,19 @@ def _top_up_commit(*, user_id: int, amount: Decimal) -> Transaction:
     wallet.version += 1
     wallet.save(update_fields=["balance", "version"])
     entry = entry_append(transaction_type=Transaction.Type.ADD_MONEY, amount=amount, receiver=wallet)
+    if on_recorded is not None:
+        on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
     return entry
 
 
 def transfer_create(
-    *, sender: User, amount: object, to_user_id: object = None, to_mobile: str | None = None
+    *,
+    sender: User,
+    amount: object,
+    to_user_id: object = None,
+    to_mobile: str | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> Transaction:
     """Move ``amount`` from ``sender`` to a registered user, by id or by mobile number.
 
@@ -149,16 +163,18 @@ def transfer_create(
     A refusal for funds or the limit rolls the attempt back and then records a
     FAILED row in a second transaction (under the sender's lock), attached to
     the raised error as ``.transaction``. Other refusals record nothing.
+    ``on_recorded(entry, refusal)`` runs inside whichever transaction appends
+    the ledger row (refusal is None for a SUCCESS row).
     """
     value = amount_parse(amount)
     receiver_id = _recipient_resolve(to_user_id=to_user_id, to_mobile=to_mobile)
     if receiver_id == sender.pk:
         raise SelfTransfer()
     try:
-        return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value)
+        return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value, on_recorded=on_recorded)
     except (InsufficientFunds, DailyLimitExceeded) as refusal:
         refusal.transaction = _attempt_record_failed(
-            sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal
+            sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal, on_recorded=on_recorded
         )
         raise
 
@@ -183,7 +199,9 @@ def _recipient_resolve(*, to_user_id: object, to_mobile: str | None) -> int:
 
 
 @transaction.atomic(durable=True)
-def _transfer_commit(*, sender_id: int, receiver_id: int, amount: Decimal) -> Transaction:
+def _transfer_commit(
+    *, sender_id: int, receiver_id: int, amount: Decimal, on_recorded: OnRecorded | None
+) -> Transaction:
     wallets = {
         w.user_id: w
         for w in Wallet.objects.select_for_update(of=("self",))
@@ -219,12 +237,16 @@ def _transfer_commit(*, sender_id: int, receiver_id: int, amount: Decimal) -> Tr
     entry = entry_append(
         transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver
     )
+    if on_recorded is not None:
+        on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
     return entry
 
 
 @transaction.atomic(durable=True)
-def _attempt_record_failed(*, sender_id: int, receiver_id: int, amount: Decimal, reason: WalletError) -> Transaction:
+def _attempt_record_failed(
+    *, sender_id: int, receiver_id: int, amount: Decimal, reason: WalletError, on_recorded: OnRecorded | None
+) -> Transaction:
     # Locked so that the FAILED row's id, too, follows this wallet's commit order.
     sender = Wallet.objects.select_for_update().get(user_id=sender_id)
     receiver = Wallet(user_id=receiver_id)
@@ -236,6 +258,8 @@ def _attempt_record_failed(*, sender_id: int, receiver_id: int, amount: Decimal,
         status=Transaction.Status.FAILED,
         failure_reason=reason.code,
     )
+    if on_recorded is not None:
+        on_recorded(entry, reason)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
     return entry
 

@@ -1,0 +1,51 @@
+"""The API's one request parser: JSON, numbers as ``Decimal``, bounded in size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import IO, Any, NoReturn
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from wallets.api.errors import PayloadTooLarge
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class DecimalJSONParser(JSONParser):
+    """JSON where ``12.50`` becomes ``Decimal("12.50")``, never a float.
+
+    Bodies over ``PAYLANE_API_MAX_BODY`` bytes (64 KiB) are refused with 413
+    before they are decoded; NaN/Infinity, bad encodings and nesting too deep
+    for the decoder are refused with 400.
+    """
+
+    def parse(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        context = parser_context or {}
+        limit: int = settings.PAYLANE_API_MAX_BODY
+        request = context.get("request")
+        if request is not None:
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit // 1024} KiB.")
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit // 1024} KiB.")
+        try:
+            text = raw.decode(context.get("encoding") or settings.DEFAULT_CHARSET)
+            return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        except (ValueError, LookupError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ParseError(str(exc)) from None
+        except RecursionError:
+            raise ParseError("The JSON is nested too deeply.") from None

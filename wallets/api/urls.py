@@ -1,0 +1,21 @@
+"""``/api/v1/``: the JSON API (docs/api.md). The last pattern catches every other path."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from wallets.api import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterView.as_view(), name="api-register"),
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("wallet/", views.WalletView.as_view(), name="api-wallet"),
+    path("wallet/top-ups/", views.TopUpView.as_view(), name="api-top-ups"),
+    path("transfers/", views.TransferView.as_view(), name="api-transfers"),
+    path("transactions/", views.TransactionListView.as_view(), name="api-transactions"),
+    path("transactions/<int:transaction_id>/", views.TransactionDetailView.as_view(), name="api-transaction"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^(?P<path>.*)$", views.fallback, name="api-fallback"),
+]

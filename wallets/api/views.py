@@ -1,0 +1,267 @@
+"""The JSON API. Each view authenticates, parses, calls one service and lets
+``wallets.api.errors.exception_handler`` map refusals to the error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger.models import Transaction
+from wallets import idempotency, selectors, services
+from wallets.api import serializers as s
+from wallets.api.errors import error_response, wallet_error_body
+from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
+from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle
+from wallets.errors import WalletError
+from wallets.models import User
+from wallets.money import money_str
+from wallets.payloads import transaction_payload
+from wallets.services import OnRecorded
+
+_ERROR_TEXT = {
+    400: "validation_error, invalid_amount or self_transfer: malformed or invalid input",
+    401: "not_authenticated: no, or an invalid, Bearer token or session",
+    403: "permission_denied: a session request without its CSRF token, or an account without a wallet",
+    404: "not_found",
+    409: "idempotency_in_progress: a request with this Idempotency-Key is still running",
+    413: "payload_too_large: the body is over 64 KiB",
+    415: "unsupported_media_type: send application/json",
+    422: "business refusal: insufficient_funds, daily_limit_exceeded, top_up_limit_exceeded, "
+    "recipient_not_found or idempotency_key_reused",
+    429: "rate_limited: see Retry-After",
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(s.ErrorResponse, description=_ERROR_TEXT[code]) for code in codes}
+
+
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Up to 255 characters. A retry with the same key and body replays the first outcome "
+    "(header Idempotent-Replayed: true) and moves no money.",
+)
+
+
+def _outcome_response(outcome: idempotency.Outcome) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return Response(outcome.body, status=outcome.status, headers=headers)
+
+
+class _PostAnyoneDeleteSignedIn(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method != "DELETE" or bool(request.user and request.user.is_authenticated)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [RegistrationThrottle]
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=s.RegisterRequest,
+        responses={201: s.RegisteredResponse, **_errors(400, 403, 413, 415, 429)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        form = s.RegisterRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = services.user_register(**form.validated_data)
+        body = {"user_id": user.pk, "username": user.username, "mobile_number": user.profile.mobile_number}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    permission_classes = [_PostAnyoneDeleteSignedIn]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=s.TokenRequest,
+        responses={
+            200: s.TokenResponse,
+            **_errors(400, 403, 413, 415),
+            429: OpenApiResponse(s.ErrorResponse, description="rate_limited: too many failed sign-ins (django-axes)"),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        form = s.TokenRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        # The Django request goes to authenticate(): django-axes counts failures per username and IP.
+        user = authenticate(request._request, **form.validated_data)
+        if getattr(request._request, "axes_locked_out", False):
+            raise Throttled()  # AxesMiddleware replaces this with its lockout response
+        if user is None:
+            raise ValidationError("Unable to sign in with that username and password.")
+        return Response({"token": services.token_issue(user=user)})  # type: ignore[arg-type]
+
+    @extend_schema(operation_id="auth_token_revoke", request=None, responses={204: None, **_errors(401, 403)})
+    def delete(self, request: Request) -> Response:
+        services.token_revoke(user=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WalletView(APIView):
+    @extend_schema(operation_id="wallet_retrieve", responses={200: s.WalletResponse, **_errors(401, 403)})
+    def get(self, request: Request) -> Response:
+        wallet = selectors.wallet_for_user(user=request.user)  # type: ignore[arg-type]
+        user: User = wallet.user
+        return Response(
+            {
+                "user_id": user.pk,
+                "username": user.username,
+                "mobile_number": user.profile.mobile_number,
+                "balance": money_str(wallet.balance),
+                "currency": settings.PAYLANE_CURRENCY,
+                "version": wallet.version,
+                "daily_limit": money_str(wallet.effective_daily_limit),
+                "spent_today": money_str(selectors.wallet_spent_today(wallet=wallet)),
+                "remaining_today": money_str(selectors.wallet_remaining_today(wallet=wallet)),
+            }
+        )
+
+
+class _MoneyView(APIView):
+    """A POST that moves money, rate-limited per user and idempotent with ``Idempotency-Key``."""
+
+    throttle_classes = [MoneyMovementThrottle]
+    endpoint = ""
+    # Service field names -> request field names in error.fields.
+    error_field_aliases: dict[str, str] = {}
+
+    def perform(self, data: Any, on_recorded: OnRecorded | None) -> Transaction:
+        raise NotImplementedError
+
+    def render(self, entry: Transaction, refusal: WalletError | None) -> tuple[int, dict[str, Any]]:
+        if refusal is None:
+            return status.HTTP_201_CREATED, dict(transaction_payload(entry))
+        refusal.transaction = entry
+        return wallet_error_body(refusal, aliases=self.error_field_aliases)
+
+    def post(self, request: Request) -> Response:
+        key = idempotency.key_parse(request.headers.get("Idempotency-Key"))
+        data = request.data
+        outcome = idempotency.idempotent_call(
+            user=request.user,  # type: ignore[arg-type]
+            key=key,
+            endpoint=self.endpoint,
+            body=data,
+            perform=lambda hook: self.perform(data, hook),
+            render=self.render,
+        )
+        return _outcome_response(outcome)
+
+
+class TopUpView(_MoneyView):
+    endpoint = "top_up"
+
+    @extend_schema(
+        operation_id="wallet_top_up",
+        request=s.TopUpRequest,
+        parameters=[_IDEMPOTENCY_KEY],
+        responses={201: s.TransactionResponse, **_errors(400, 401, 403, 409, 413, 415, 422, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def perform(self, data: Any, on_recorded: OnRecorded | None) -> Transaction:
+        form = s.TopUpRequest(data=data)
+        form.is_valid(raise_exception=True)
+        return services.wallet_top_up(
+            user=self.request.user,  # type: ignore[arg-type]
+            amount=form.validated_data["amount"],
+            on_recorded=on_recorded,
+        )
+
+
+class TransferView(_MoneyView):
+    endpoint = "transfer"
+    error_field_aliases = {"mobile_number": "to_mobile", "recipient": "to_user_id"}
+
+    @extend_schema(
+        operation_id="transfer_create",
+        request=s.TransferRequest,
+        parameters=[_IDEMPOTENCY_KEY],
+        responses={201: s.TransactionResponse, **_errors(400, 401, 403, 409, 413, 415, 422, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def perform(self, data: Any, on_recorded: OnRecorded | None) -> Transaction:
+        form = s.TransferRequest(data=data)
+        form.is_valid(raise_exception=True)
+        return services.transfer_create(
+            sender=self.request.user,  # type: ignore[arg-type]
+            amount=form.validated_data["amount"],
+            to_user_id=form.validated_data.get("to_user_id"),
+            to_mobile=form.validated_data.get("to_mobile"),
+            on_recorded=on_recorded,
+        )
+
+
+class TransactionListView(APIView):
+    @extend_schema(
+        operation_id="transactions_list",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 100, default 20 (larger values give 100)"),
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="next_cursor of the previous page"),
+        ],
+        responses={200: s.TransactionPageResponse, **_errors(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        limit = limit_parse(request.query_params.get("limit"))
+        before_id = cursor_decode(request.query_params.get("cursor"))
+        entries = selectors.transactions_page_for_user(user_id=request.user.pk, before_id=before_id, limit=limit + 1)  # type: ignore[arg-type]
+        page = entries[:limit]
+        next_cursor = cursor_encode(page[-1].pk) if len(entries) > limit else None
+        return Response({"results": [transaction_payload(e) for e in page], "next_cursor": next_cursor})
+
+
+class TransactionDetailView(APIView):
+    @extend_schema(
+        operation_id="transactions_retrieve", responses={200: s.TransactionResponse, **_errors(401, 403, 404)}
+    )
+    def get(self, request: Request, transaction_id: int) -> Response:
+        entry = None
+        if transaction_id <= BIGINT_MAX:
+            entry = selectors.transaction_for_user(user_id=request.user.pk, transaction_id=transaction_id)  # type: ignore[arg-type]
+        if entry is None:
+            raise NotFound("You have no transaction with that id.")
+        return Response(transaction_payload(entry))
+
+
+@csrf_exempt
+def fallback(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Unknown paths under /api/v1/: JSON 404; a known path without its trailing slash: a redirect.
+
+    GET and HEAD get 301, as Django's APPEND_SLASH does; other methods get 308,
+    which keeps the method and body (Django's 301 would drop them).
+    """
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not fallback:
+            location = request.path + "/"
+            if request.META.get("QUERY_STRING"):
+                location += "?" + request.META["QUERY_STRING"]
+            response = HttpResponseRedirect(location)
+            response.status_code = 301 if request.method in ("GET", "HEAD") else 308
+            return response
+    return error_response(404, "not_found", "There is no API endpoint at this path.")
