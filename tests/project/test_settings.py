@@ -26,6 +26,12 @@ def test_check_deploy_is_clean_with_debug_off() -> None:
     assert "no issues" in result.stdout
 
 
+def test_the_system_check_is_clean_in_development_too() -> None:
+    result = manage("check", "--fail-level", "WARNING", DEBUG="1", SECRET_KEY="dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
 def test_debug_off_without_a_secret_key_refuses_to_start() -> None:
     result = manage("check", DEBUG="0", SECRET_KEY="")
     assert result.returncode != 0

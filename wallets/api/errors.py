@@ -17,6 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from wallets.api.parsers import PayloadTooLarge
 from wallets.errors import WalletError
 
 # The status of every WalletError code; anything unlisted is a 400.
@@ -42,12 +43,6 @@ _CODE_FOR_DRF: dict[str, str] = {
 
 # Validation codes a serializer field may raise that keep their own name at the top level.
 _DOMAIN_VALIDATION_CODES = frozenset({"invalid_amount", "self_transfer"})
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-    default_detail = "The request body is too large."
 
 
 def error_body(
