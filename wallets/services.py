@@ -230,10 +230,14 @@ def _transfer_commit(
     sender.balance -= amount
     sender.version += 1
     sender.spent_on, sender.spent_today = today, spent + amount
-    sender.save(update_fields=["balance", "version", "spent_on", "spent_today"])
     receiver.balance += amount
     receiver.version += 1
-    receiver.save(update_fields=["balance", "version"])
+    # Plain UPDATEs of the values computed under the lock (save() adds signal
+    # and field bookkeeping that this hot path does not need).
+    Wallet.objects.filter(pk=sender.pk).update(
+        balance=sender.balance, version=sender.version, spent_on=today, spent_today=sender.spent_today
+    )
+    Wallet.objects.filter(pk=receiver.pk).update(balance=receiver.balance, version=receiver.version)
     entry = entry_append(
         transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver
     )
