@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["transfers"]
+BENCHMARKS = ["transfers", "http"]
 
 
 def main() -> None:

@@ -50,6 +50,11 @@ def entry_append(
         created_at=timezone.now(),
     )
     entry.row_hash = hashing.row_hash_compute({name: getattr(entry, name) for name in hashing.ROW_FIELDS})
+    # Parties whose wallets came with their users (select_related) ride along,
+    # so the payload that follows the commit needs no query for their names.
+    for party, wallet in (("sender", sender), ("receiver", receiver)):
+        if wallet is not None and Wallet.user.is_cached(wallet):
+            setattr(entry, party, wallet.user)
     entry.save(force_insert=True)
     return entry
 

@@ -131,7 +131,7 @@ def wallet_top_up(*, user: User, amount: object, on_recorded: OnRecorded | None 
 
 @transaction.atomic(durable=True)
 def _top_up_commit(*, user_id: int, amount: Decimal, on_recorded: OnRecorded | None) -> Transaction:
-    wallet = Wallet.objects.select_for_update().get(user_id=user_id)
+    wallet = Wallet.objects.select_for_update(of=("self",)).select_related("user").get(user_id=user_id)
     if wallet.balance + amount > MAX_BALANCE:
         raise TopUpLimitExceeded("Your wallet cannot hold that much.")
     wallet.balance += amount
@@ -205,6 +205,7 @@ def _transfer_commit(
     wallets = {
         w.user_id: w
         for w in Wallet.objects.select_for_update(of=("self",))
+        .select_related("user")
         .filter(user_id__in=(sender_id, receiver_id), user__is_active=True)
         .order_by("pk")
     }
