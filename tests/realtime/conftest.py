@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import Client
 
 from project.asgi import application
+from tests.realtime.live import Daphne, daphne
 from realtime import notify
 from wallets import services
 from wallets.models import User
@@ -66,3 +68,13 @@ top_up = database_sync_to_async(services.wallet_top_up)
 @pytest.fixture
 def carol(register: Callable[..., User]) -> User:
     return register("carol", balance="50.00")
+
+
+@pytest.fixture(scope="session")
+def servers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daphne, Daphne]]:
+    """Two daphne processes behind the suite's Redis, serving the test database: one service."""
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts")
+    assert hosts, "end-to-end tests need REDIS_URL (the PostgreSQL + Redis pass)"
+    logs = tmp_path_factory.mktemp("daphne")
+    with daphne(redis_url=hosts[0]["address"], log_dir=logs) as one, daphne(redis_url=hosts[0]["address"], log_dir=logs) as two:
+        yield one, two

@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
+from django.test import Client
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DAPHNE = str(Path(sys.executable).with_name("daphne"))
@@ -36,6 +38,13 @@ def tests_database_url() -> str:
     password = urllib.parse.quote(s.get("PASSWORD") or "")
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
     return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+def session_key(user: Any) -> str:
+    """A logged-in session for ``user`` in the test database (its cookie value)."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
 
 
 def free_port() -> int:

@@ -10,20 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
-from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ledger.models import Transaction
 from realtime.events import CLOSE_UNAUTHENTICATED
-from tests.realtime.live import Browserless, Daphne, RedisServer, daphne
+from tests.realtime.live import Browserless, Daphne, RedisServer, daphne, session_key
 from wallets import services
 from wallets.models import User
 from wallets.payloads import transaction_payload
@@ -31,21 +29,6 @@ from wallets.payloads import transaction_payload
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WAIT = 5.0
-
-
-@pytest.fixture(scope="module")
-def servers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daphne, Daphne]]:
-    """Two daphne processes behind the suite's Redis: one service."""
-    redis_url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
-    logs = tmp_path_factory.mktemp("daphne")
-    with daphne(redis_url=redis_url, log_dir=logs) as one, daphne(redis_url=redis_url, log_dir=logs) as two:
-        yield one, two
-
-
-def session_key(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 async def subscribe(server: Daphne, token: str) -> tuple[ClientConnection, dict[str, Any]]:
