@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -213,3 +216,33 @@ def test_redis_outage_never_fails_a_transfer_and_the_service_recovers_by_itself(
     assert result["live"]["balance"] == "10.00"
     assert result["recovered_after"] < 10
     assert Transaction.objects.filter(receiver=bob, status="SUCCESS").count() == 4
+
+
+def test_documented_example_subscriber_replays_then_follows_live_events(
+    servers: tuple[Daphne, Daphne], tmp_path: Path, alice: User, bob: User
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "websocket.md").read_text()
+    example = doc.split("## Example subscriber", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "subscriber.py"
+    script.write_text(example)
+    earlier = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.50")
+    env = {**os.environ, "PAYLANE_WS": servers[1].ws, "PAYLANE_TOKEN": services.token_issue(user=bob)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--events", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()
+        assert first.startswith("connected: balance 1.50"), first
+        later = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="2.25")
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = out.decode().splitlines()
+    assert proc.returncode == 0, lines
+    assert lines == [
+        f"#{earlier.pk} TRANSFER SUCCESS 1.50 INR -> balance 1.50",
+        f"#{later.pk} TRANSFER SUCCESS 2.25 INR -> balance 3.75",
+    ]
