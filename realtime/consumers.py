@@ -26,7 +26,6 @@ from realtime.events import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
-    PongFrame,
     ResumedFrame,
     TransactionMessage,
     error_frame,
@@ -40,7 +39,7 @@ MAX_SEQ = 2**63 - 1
 hello_for_user = database_sync_to_async(selectors.hello_for_user)
 replay_page = database_sync_to_async(selectors.replay_page)
 remaining_today_for_user = database_sync_to_async(selectors.remaining_today_for_user)
-version_for_user = database_sync_to_async(selectors.version_for_user)
+pong_for_user = database_sync_to_async(selectors.pong_for_user)
 
 
 class WalletConsumer(AsyncJsonWebsocketConsumer):
@@ -99,8 +98,15 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
         await handler(frame)
 
     async def receive_ping(self, frame: dict[str, Any]) -> None:
-        pong: PongFrame = {"type": "pong", "version": await version_for_user(user_id=self.user_id)}
-        await self.send_json(pong)
+        # Re-joining refreshes the membership, which channels-redis expires after
+        # `group_expiry` (a day) however long the socket has been open.
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except Exception as exc:  # no live events can reach this socket: make the client reconnect
+            logger.warning("group refresh failed, closing: %r", exc)
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
+        await self.send_json(await pong_for_user(user_id=self.user_id))
 
     async def receive_resume(self, frame: dict[str, Any]) -> None:
         after_seq = frame.get("after_seq")

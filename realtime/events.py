@@ -49,6 +49,8 @@ class ResumedFrame(TypedDict):
 class PongFrame(TypedDict):
     type: Literal["pong"]
     version: int
+    # Extra: the remaining daily limit now (it resets at midnight without any event).
+    remaining_today: str
 
 
 class ErrorFrame(TypedDict):

@@ -10,7 +10,7 @@ from wallets import selectors as wallet_selectors
 from wallets.models import Wallet
 from wallets.money import ZERO, money_str
 
-from realtime.events import HelloFrame, TransactionFrame, party_figures, transaction_frame
+from realtime.events import HelloFrame, PongFrame, TransactionFrame, party_figures, transaction_frame
 
 
 def hello_for_user(*, user_id: int) -> HelloFrame:
@@ -42,5 +42,11 @@ def remaining_today_for_user(*, user_id: int) -> str:
     return money_str(wallet_selectors.wallet_remaining_today(wallet=wallet))
 
 
-def version_for_user(*, user_id: int) -> int:
-    return Wallet.objects.filter(user_id=user_id).values_list("version", flat=True).get()
+def pong_for_user(*, user_id: int) -> PongFrame:
+    """The ``pong`` frame: the wallet's current version (and, extra, the remaining daily limit)."""
+    wallet = Wallet.objects.get(user_id=user_id)
+    return {
+        "type": "pong",
+        "version": wallet.version,
+        "remaining_today": money_str(wallet_selectors.wallet_remaining_today(wallet=wallet)),
+    }

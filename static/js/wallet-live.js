@@ -156,6 +156,7 @@
     },
     pong: function (f) {
       if (state.version !== null && f.version > state.version && !state.resuming) resume();
+      else setRemaining(f.remaining_today);
     },
     error: function (f) {
       if (window.console) console.warn("wallet socket:", f.code, f.message);

@@ -356,7 +356,7 @@ def test_ping_answers_pong_with_the_current_version(alice: User) -> None:
         await a.disconnect()
         return pong
 
-    assert run(scenario) == {"type": "pong", "version": 2}
+    assert run(scenario) == {"type": "pong", "version": 2, "remaining_today": "100000.00"}
 
 
 @pytest.mark.parametrize(
@@ -434,3 +434,35 @@ def test_quiet_wait_helper_is_not_vacuous(alice: User) -> None:
         return nothing
 
     assert run(scenario) is False
+
+
+async def _forget_group(group: str) -> None:
+    """Drop a group's membership the way the layer's group expiry would."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        layer.groups.pop(group, None)
+    else:
+        await layer.connection(layer.consistent_hash(group)).delete(layer._group_key(group))
+
+
+def test_ping_renews_the_group_membership_that_the_layer_expires(alice: User, bob: User) -> None:
+    from realtime.notify import user_group
+
+    async def scenario() -> tuple[bool, dict[str, Any]]:
+        b, _ = await connected(bob)
+        await _forget_group(user_group(bob.pk))
+        await transfer(sender=alice, to_user_id=bob.pk, amount="1.00")
+        await pushes_flushed()
+        lost = await b.receive_nothing(timeout=QUIET)  # expired: this push cannot arrive
+        await b.send_json_to({"type": "ping"})
+        await b.receive_json_from(timeout=WAIT)
+        await transfer(sender=alice, to_user_id=bob.pk, amount="2.00")
+        event = await b.receive_json_from(timeout=WAIT)
+        await b.disconnect()
+        return lost, event
+
+    lost, event = run(scenario)
+    assert lost
+    assert event["balance"] == "3.00"
