@@ -91,11 +91,13 @@ class Daphne:
 
 
 @contextmanager
-def daphne(*, redis_url: str, log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Daphne]:
-    """A daphne process serving ``project.asgi`` on a free port, against the test database."""
+def daphne(
+    *, redis_url: str, log_dir: Path, extra_env: dict[str, str] | None = None, port: int = 0
+) -> Iterator[Daphne]:
+    """A daphne process serving ``project.asgi`` on a free port (or ``port``), against the test database."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("127.0.0.1", port))
     listener.listen(1024)
     port = listener.getsockname()[1]
     log = log_dir / f"daphne-{port}.log"

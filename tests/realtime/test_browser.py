@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.realtime.live import Daphne, session_key
+from tests.realtime.live import Daphne, daphne, session_key
 from wallets.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -126,3 +126,27 @@ def test_sender_dashboard_updates_limit_and_history_live_from_a_payment_made_els
     newest = alice_browser.find_element(By.CSS_SELECTOR, "#recent-transactions li.tx")
     assert "To bob" in newest.text
     assert alice_browser.execute_script("return window.__notReloaded === true;")
+
+
+def test_dashboard_shows_offline_reconnects_by_itself_and_resumes_what_it_missed(
+    servers: tuple[Daphne, Daphne], browser_for: OpenAs, alice: User, bob: User, tmp_path: Path
+) -> None:
+    from django.conf import settings
+
+    from wallets import services
+
+    redis_url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
+    with daphne(redis_url=redis_url, log_dir=tmp_path) as server:
+        port = server.port
+        bob_browser = browser_for(server, bob)
+        server.proc.kill()  # the process bob's tab is connected to dies
+        server.proc.wait()
+        status = lambda d: d.find_element(By.ID, "live-status").get_attribute("data-status")  # noqa: E731
+        WebDriverWait(bob_browser, 10).until(lambda d: status(d) == "offline")
+        missed = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="12.34")  # pushed to nobody
+    with daphne(redis_url=redis_url, log_dir=tmp_path, port=port):
+        WebDriverWait(bob_browser, 15).until(lambda d: status(d) == "live")
+        WebDriverWait(bob_browser, 10).until(lambda d: d.find_element(By.ID, "balance").text == "INR 12.34")
+        rows = bob_browser.find_elements(By.CSS_SELECTOR, f"#recent-transactions li.tx[data-seq='{missed.pk}']")
+        assert len(rows) == 1
+        assert bob_browser.execute_script("return window.__notReloaded === true;")
