@@ -137,10 +137,8 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     # --- Messages from the channel layer (realtime.notify) -----------------------------
 
     async def wallet_transaction(self, message: TransactionMessage) -> None:
+        # No database access here: the frame comes complete from realtime.notify.
         frame = message["frame"]
         if message["user_id"] != self.user_id or frame["seq"] <= self.covered_seq:
             return
-        sender = frame["transaction"]["sender"]
-        if sender is not None and sender["user_id"] == self.user_id:
-            frame = {**frame, "remaining_today": await remaining_today_for_user(user_id=self.user_id)}
         await self.send_json(frame)

@@ -35,7 +35,7 @@ class TransactionFrame(TypedDict):
     version: int
     balance: str
     transaction: TransactionPayload
-    # Extra, live events to the sender only: the sender's remaining daily limit now.
+    # Extra, live events to the sender only: the sender's remaining daily limit just after the commit.
     remaining_today: NotRequired[str]
 
 

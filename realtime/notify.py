@@ -32,7 +32,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 from realtime.events import TransactionMessage, transaction_frame
-from wallets.models import User
+from wallets.models import User, Wallet
+from wallets.money import money_str
+from wallets.selectors import wallet_remaining_today
 
 if TYPE_CHECKING:
     from ledger.models import Transaction
@@ -56,23 +58,31 @@ def transaction_committed(entry: Transaction) -> None:
     """Tell the parties of the committed ``entry`` about it, each with their own balance and version.
 
     Sender and receiver both get a SUCCESS entry; a FAILED attempt goes to its
-    sender only; an ADD_MONEY entry to its receiver. One query (the parties'
-    usernames); never raises for a channel-layer failure and never waits on it.
+    sender only; an ADD_MONEY entry to its receiver. The sender's frame also
+    carries ``remaining_today`` (read now, after the commit). One query, for the
+    parties' usernames and the sender's limit together; never raises for a
+    channel-layer failure and never waits on it.
     """
     parties = [entry.sender_id] if entry.sender_id else []
     if entry.status == entry.Status.SUCCESS:
         parties.append(entry.receiver_id)
-    users = User.objects.only("id", "username").in_bulk([entry.receiver_id, *parties])
+    rows = User.objects.filter(pk__in={entry.receiver_id, *parties}).values_list(
+        "id", "username", "wallet__spent_on", "wallet__spent_today", "wallet__daily_limit"
+    )
+    users: dict[int, User] = {}
+    wallets: dict[int, Wallet] = {}
+    for user_id, username, spent_on, spent_today, daily_limit in rows:
+        users[user_id] = User(id=user_id, username=username)
+        wallets[user_id] = Wallet(user_id=user_id, spent_on=spent_on, spent_today=spent_today, daily_limit=daily_limit)
     entry.receiver = users[entry.receiver_id]
-    if entry.sender_id:
+    if entry.sender_id is not None:
         entry.sender = users[entry.sender_id]
-    messages: list[tuple[str, TransactionMessage]] = [
-        (
-            user_group(user_id),
-            {"type": "wallet.transaction", "user_id": user_id, "frame": transaction_frame(entry, user_id)},
-        )
-        for user_id in parties
-    ]
+    messages: list[tuple[str, TransactionMessage]] = []
+    for user_id in parties:
+        frame = transaction_frame(entry, user_id)
+        if user_id == entry.sender_id:
+            frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
+        messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
     _push(messages)
 
 

@@ -41,6 +41,18 @@ def test_transfer_is_pushed_after_commit_to_both_parties_with_their_own_figures(
     assert (to_alice["user_id"], to_alice["frame"]["balance"], to_alice["frame"]["version"]) == (alice.pk, "900.00", 2)
     assert (to_bob["user_id"], to_bob["frame"]["balance"], to_bob["frame"]["version"]) == (bob.pk, "100.00", 1)
     assert to_alice["frame"]["seq"] == to_bob["frame"]["seq"] == entry.pk
+    assert to_alice["frame"]["remaining_today"] == "99900.00"
+    assert "remaining_today" not in to_bob["frame"]
+
+
+def test_a_push_costs_the_committing_thread_one_query(
+    alice: User, bob: User, layer: RecordingLayer, django_assert_num_queries: Any
+) -> None:
+    entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    fresh = type(entry).objects.get(pk=entry.pk)  # as the service hands it over: no parties loaded
+    with django_assert_num_queries(1):
+        notify.transaction_committed(fresh)
+    assert len(layer.sent) == 2
 
 
 def test_nothing_is_pushed_before_commit(alice: User, bob: User, layer: RecordingLayer) -> None:
