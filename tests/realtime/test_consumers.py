@@ -16,11 +16,10 @@ from channels.layers import InMemoryChannelLayer
 from ledger.models import Transaction
 from realtime import consumers, notify
 from realtime.events import CLOSE_UNAUTHENTICATED, transaction_frame
-from tests.realtime.conftest import (
+from tests.realtime.communicator import (
     ALLOWED_ORIGIN,
     QUIET,
     WAIT,
-    bearer,
     communicator,
     connected,
     pushes_flushed,
