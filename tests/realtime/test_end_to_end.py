@@ -21,6 +21,7 @@ import pytest
 from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from ledger.models import Transaction
 from realtime.events import CLOSE_UNAUTHENTICATED
@@ -109,15 +110,16 @@ def test_real_server_refuses_cross_origin_with_403_and_missing_credential_with_4
     cookie = f"sessionid={session_key(alice)}"
 
     async def scenario() -> tuple[int, int | None, list[Any], str]:
+        own = Origin(f"http://127.0.0.1:{one.port}")
         with pytest.raises(InvalidStatus) as refused:
-            await connect(one.ws, origin="http://evil.example", additional_headers={"Cookie": cookie})  # type: ignore[arg-type]
-        anonymous = await connect(one.ws, origin=f"http://127.0.0.1:{one.port}")  # type: ignore[arg-type]
+            await connect(one.ws, origin=Origin("http://evil.example"), additional_headers={"Cookie": cookie})
+        anonymous = await connect(one.ws, origin=own)
         frames = []
         try:
             frames.append(await asyncio.wait_for(anonymous.recv(), WAIT))
         except ConnectionClosed:
             pass
-        ok = await connect(one.ws, origin=f"http://127.0.0.1:{one.port}", additional_headers={"Cookie": cookie})  # type: ignore[arg-type]
+        ok = await connect(one.ws, origin=own, additional_headers={"Cookie": cookie})
         hello = json.loads(await asyncio.wait_for(ok.recv(), WAIT))
         await ok.close()
         return refused.value.response.status_code, anonymous.close_code, frames, hello["type"]
