@@ -98,6 +98,7 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
         await handler(frame)
 
     async def receive_ping(self, frame: dict[str, Any]) -> None:
+        assert self.user_id is not None and self.group is not None
         # Re-joining refreshes the membership, which channels-redis expires after
         # `group_expiry` (a day) however long the socket has been open.
         try:
