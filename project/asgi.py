@@ -1,7 +1,9 @@
 """ASGI entry point: Django for HTTP, Channels for websockets.
 
 The Django ASGI app is built first so that apps are loaded before the
-websocket routing (which imports models) is imported.
+websocket routing (which imports models) is imported. Websockets authenticate
+by ``Authorization: Bearer`` token (programs, any Origin) or by the session
+cookie behind ``AllowedHostsOriginValidator`` (browsers); see ``realtime.auth``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,19 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from realtime.auth import TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+websocket_router = URLRouter(websocket_urlpatterns)
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": TokenOrSessionAuth(
+            # Programs: the Bearer token alone decides, with or without an Origin.
+            token_app=TokenAuthMiddleware(websocket_router),
+            # Browsers: the session cookie, only from an allowed Origin (else HTTP 403).
+            session_app=AllowedHostsOriginValidator(AuthMiddlewareStack(websocket_router)),
+        ),
     }
 )

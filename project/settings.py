@@ -105,12 +105,32 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer -------------------------------------------------------------
+# Two traps of channels-redis 4.3 with redis-py 8, both measured: redis-py's
+# default 5 s socket timeout equals the layer's 5 s BRPOP, so an idle consumer's
+# read times out and its events are lost (channels_redis#422): reads never time
+# out here, connects do. And the pool refuses (MaxConnectionsError) instead of
+# waiting once its 100 default connections are in use, which a burst of
+# handshakes reaches: its size is explicit. Pushes from sync code go through
+# realtime.notify's one long-lived event loop, never async_to_sync per call.
 REDIS_URL = env.str("REDIS_URL", default="")
+PAYLANE_REDIS_POOL_SIZE = env.int("PAYLANE_REDIS_POOL_SIZE", default=1000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "socket_connect_timeout": 3,
+                        "max_connections": PAYLANE_REDIS_POOL_SIZE,
+                    }
+                ],
+                # Messages a consumer has not read yet; beyond this the layer drops
+                # (clients notice the version gap and resume from the ledger).
+                "capacity": 1000,
+            },
         }
     }
 else:

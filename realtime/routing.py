@@ -1,5 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from realtime.consumers import WalletConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/wallet/", WalletConsumer.as_asgi()),
+]

@@ -1,0 +1,217 @@
+/* Paylane live dashboard: balance, remaining daily limit and history over /ws/wallet/.
+ *
+ * Protocol: docs/websocket.md. The ledger is the truth and a push is a hint:
+ * history rows are de-duplicated by seq, the balance shown is the one with the
+ * highest version seen, a version gap (or a pong with a newer version) makes the
+ * client resume from the last seq it knows it has everything up to, and every
+ * (re)connect resumes from there too. Reconnects back off exponentially with
+ * jitter. Plain JavaScript, no build step, no dependency.
+ */
+(function () {
+  "use strict";
+
+  var balanceEl = document.getElementById("balance");
+  var remainingEl = document.getElementById("remaining-today");
+  var listEl = document.getElementById("recent-transactions");
+  if (!balanceEl || !listEl || !("WebSocket" in window)) return;
+
+  var RECENT = 10; // rows the dashboard shows (wallets.views.RECENT_ON_DASHBOARD)
+  var PING_EVERY = 25000;
+  var SILENT_LIMIT = 60000; // no frame for this long: the socket is dead, reconnect
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  var state = {
+    userId: null,
+    version: null, // version of the balance on screen
+    lastSeq: 0, // every entry up to here is on screen (or older than the list)
+    seen: new Set(),
+    resuming: false,
+    attempts: 0,
+    socket: null,
+    lastFrameAt: 0,
+    retry: null,
+  };
+
+  Array.prototype.forEach.call(listEl.querySelectorAll("li.tx[data-seq]"), function (li) {
+    var seq = Number(li.getAttribute("data-seq"));
+    state.seen.add(seq);
+    if (seq > state.lastSeq) state.lastSeq = seq;
+  });
+
+  // --- Connection indicator ----------------------------------------------------------
+  var indicator = document.createElement("p");
+  indicator.id = "live-status";
+  indicator.setAttribute("role", "status");
+  indicator.setAttribute("aria-live", "polite");
+  (balanceEl.parentNode || document.body).appendChild(indicator);
+
+  function show(status, text) {
+    indicator.className = "live-status " + status;
+    indicator.textContent = text;
+    indicator.setAttribute("data-status", status);
+  }
+
+  // --- Formatting (the same as the templates' |money and date filters) -------------------
+  var currency = (balanceEl.textContent.trim().split(" ")[0] || "").replace(/[^A-Z]/g, "") || "INR";
+
+  function money(amount, cur) {
+    var parts = String(amount).split(".");
+    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (cur || currency) + " " + whole + "." + ((parts[1] || "") + "00").slice(0, 2);
+  }
+
+  function when(iso) {
+    // "2026-11-25T05:20:00.123+05:30" -> "25 Nov 2026, 05:20" in the server's time zone.
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso || "");
+    return m ? Number(m[3]) + " " + MONTHS[Number(m[2]) - 1] + " " + m[1] + ", " + m[4] + ":" + m[5] : "";
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function row(tx) {
+    var failed = tx.status === "FAILED";
+    var outgoing = tx.sender && tx.sender.user_id === state.userId;
+    var li = el("li", "tx " + tx.status.toLowerCase() + " live-new");
+    li.setAttribute("data-seq", String(tx.id));
+    var main = el("div", "tx-main");
+    var what = tx.type === "ADD_MONEY" ? "Added money" : outgoing ? "To " + tx.receiver.username : "From " + (tx.sender ? tx.sender.username : "");
+    main.appendChild(el("span", "tx-what", what));
+    var meta = "#" + tx.id + " · " + when(tx.created_at);
+    if (failed) meta += " · failed: " + ((tx.failure_reason || "").replace(/_/g, "") || "refused");
+    main.appendChild(el("span", "tx-when", meta));
+    li.appendChild(main);
+    var sign = failed ? "" : outgoing ? "\u2212" : "+";
+    li.appendChild(el("span", "tx-amount " + (failed ? "none" : outgoing ? "out" : "in"), sign + money(tx.amount, tx.currency)));
+    return li;
+  }
+
+  function addRow(tx) {
+    var empty = listEl.querySelector("li.empty");
+    if (empty) empty.remove();
+    var li = row(tx);
+    var before = null;
+    var rows = listEl.querySelectorAll("li.tx[data-seq]");
+    for (var i = 0; i < rows.length; i++) {
+      if (Number(rows[i].getAttribute("data-seq")) < tx.id) {
+        before = rows[i];
+        break;
+      }
+    }
+    listEl.insertBefore(li, before);
+    rows = listEl.querySelectorAll("li.tx[data-seq]");
+    for (var j = RECENT; j < rows.length; j++) rows[j].remove();
+  }
+
+  // --- Frames ------------------------------------------------------------------------------
+  function send(frame) {
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
+  }
+
+  function resume() {
+    state.resuming = true;
+    send({ type: "resume", after_seq: state.lastSeq });
+  }
+
+  function setBalance(balance, version) {
+    if (state.version !== null && version < state.version) return false;
+    state.version = version;
+    balanceEl.textContent = money(balance);
+    return true;
+  }
+
+  function setRemaining(remaining) {
+    if (remainingEl && remaining !== undefined) remainingEl.textContent = money(remaining);
+  }
+
+  var handlers = {
+    hello: function (f) {
+      state.userId = f.user_id;
+      state.attempts = 0;
+      state.version = null;
+      setBalance(f.balance, f.version);
+      setRemaining(f.remaining_today);
+      show("live", "Live");
+      resume(); // whatever committed since this page (or the last socket) was loaded
+    },
+    transaction: function (f) {
+      if (state.seen.has(f.seq)) return;
+      state.seen.add(f.seq);
+      addRow(f.transaction);
+      var shown = state.version;
+      var fresh = setBalance(f.balance, f.version);
+      if (fresh && f.remaining_today !== undefined) setRemaining(f.remaining_today);
+      var contiguous = shown === null || f.version <= shown + 1;
+      if (contiguous && !state.resuming && f.seq > state.lastSeq) state.lastSeq = f.seq;
+      if (!contiguous && !state.resuming) resume(); // a version gap: an event was missed
+    },
+    resumed: function (f) {
+      state.resuming = false;
+      if (f.last_seq > state.lastSeq) state.lastSeq = f.last_seq;
+      setRemaining(f.remaining_today);
+    },
+    pong: function (f) {
+      if (state.version !== null && f.version > state.version && !state.resuming) resume();
+      else setRemaining(f.remaining_today);
+    },
+    error: function (f) {
+      if (window.console) console.warn("wallet socket:", f.code, f.message);
+    },
+  };
+
+  // --- Connection with backoff --------------------------------------------------------------
+  function connect() {
+    clearTimeout(state.retry);
+    state.retry = null;
+    show("connecting", state.attempts ? "Reconnecting\u2026" : "Connecting\u2026");
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/wallet/");
+    state.socket = socket;
+    state.resuming = false;
+    socket.onmessage = function (event) {
+      state.lastFrameAt = Date.now();
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      var handler = frame && handlers[frame.type];
+      if (handler) handler(frame);
+    };
+    socket.onclose = function (event) {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      if (event.code === 4401) {
+        show("offline", "Signed out \u2014 reload to sign in");
+        return;
+      }
+      var delay = Math.min(30000, 500 * Math.pow(2, state.attempts)) * (0.5 + Math.random() / 2);
+      state.attempts += 1;
+      show("offline", "Offline \u2014 retrying in " + Math.ceil(delay / 1000) + " s");
+      state.retry = setTimeout(connect, delay);
+    };
+  }
+
+  setInterval(function () {
+    if (!state.socket || state.socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - state.lastFrameAt > SILENT_LIMIT) {
+      state.socket.close(); // a half-open socket: reconnect
+      return;
+    }
+    send({ type: "ping" });
+  }, PING_EVERY);
+
+  window.addEventListener("online", function () {
+    if (!state.socket && state.retry !== null) {
+      state.attempts = 0;
+      connect();
+    }
+  });
+
+  connect();
+})();

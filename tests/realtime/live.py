@@ -1,0 +1,196 @@
+"""Real parts for end-to-end tests: daphne and redis-server subprocesses on free loopback ports.
+
+Every process started here is killed by the fixture or context manager that
+started it, by its own pid.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+from django.test import Client
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DAPHNE = str(Path(sys.executable).with_name("daphne"))
+
+
+def tests_database_url() -> str:
+    """The URL of the database the running test uses (pytest-django's test database)."""
+    s = connection.settings_dict
+    user = urllib.parse.quote(s.get("USER") or "")
+    password = urllib.parse.quote(s.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+def session_key(user: Any) -> str:
+    """A logged-in session for ``user`` in the test database (its cookie value)."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not come up within {timeout} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@dataclass
+class Daphne:
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/wallet/"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def daphne(
+    *, redis_url: str, log_dir: Path, extra_env: dict[str, str] | None = None, port: int = 0
+) -> Iterator[Daphne]:
+    """A daphne process serving ``project.asgi`` on a free port (or ``port``), against the test database."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    log = log_dir / f"daphne-{port}.log"
+    env = {**os.environ, "DATABASE_URL": tests_database_url(), "REDIS_URL": redis_url, **(extra_env or {})}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [DAPHNE, "--fd", str(listener.fileno()), "-v", "1", "project.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()],
+        )
+    listener.close()
+    server = Daphne(port=port, proc=proc, log=log)
+    try:
+        _wait_until(lambda: proc.poll() is not None or _answers(server.http + "/"), 20, "daphne")
+        assert proc.poll() is None, f"daphne exited:\n{server.output()}"
+        yield server
+    finally:
+        _stop(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A private redis-server (never the machine's shared one) that a test may stop and restart."""
+
+    def __init__(self, log_dir: Path) -> None:
+        exe = shutil.which("redis-server")
+        assert exe, "redis-server is not installed"
+        self.exe, self.port, self.log_dir = exe, free_port(), log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self.log_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_until(self._answers, 10, "redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class Browserless:
+    """A logged-in page user over plain HTTP (session cookie + CSRF), for the form views."""
+
+    def __init__(self, base: str, session_key: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        host = urllib.parse.urlsplit(base).hostname or "127.0.0.1"
+        self.jar.set_cookie(_cookie("sessionid", session_key, host))
+
+    def transfer(self, *, to_user_id: int, amount: str) -> int:
+        """POST the /transfer/ form; the final status after the redirect (200 on success)."""
+        page = self.opener.open(self.base + "/transfer/", timeout=10).read().decode()
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert match, "no CSRF token on /transfer/ (not logged in?)"
+        body = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": match.group(1), "to_user_id": to_user_id, "amount": amount}
+        ).encode()
+        with self.opener.open(self.base + "/transfer/", data=body, timeout=10) as response:
+            assert response.url.endswith("/dashboard/"), f"transfer refused: {response.url}"
+            return int(response.status)
+
+
+def _cookie(name: str, value: str, host: str) -> http.cookiejar.Cookie:
+    return http.cookiejar.Cookie(
+        0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {}
+    )

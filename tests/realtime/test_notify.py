@@ -1,0 +1,105 @@
+"""realtime.notify: who gets which push, and how pushes leave a sync caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from redis.asyncio.connection import AbstractConnection
+
+from realtime import notify
+from wallets import services
+from wallets.errors import DailyLimitExceeded, InsufficientFunds
+from wallets.models import User
+
+
+class RecordingLayer(InMemoryChannelLayer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.sent.append((group, message))
+
+
+@pytest.fixture
+def layer(monkeypatch: pytest.MonkeyPatch) -> RecordingLayer:
+    recording = RecordingLayer()
+    monkeypatch.setattr(notify, "get_channel_layer", lambda: recording)
+    return recording
+
+
+def test_transfer_is_pushed_after_commit_to_both_parties_with_their_own_figures(
+    alice: User, bob: User, layer: RecordingLayer, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="100.00")
+    assert [group for group, _ in layer.sent] == [f"wallet.{alice.pk}", f"wallet.{bob.pk}"]
+    (_, to_alice), (_, to_bob) = layer.sent
+    assert to_alice["type"] == "wallet.transaction"
+    assert (to_alice["user_id"], to_alice["frame"]["balance"], to_alice["frame"]["version"]) == (alice.pk, "900.00", 2)
+    assert (to_bob["user_id"], to_bob["frame"]["balance"], to_bob["frame"]["version"]) == (bob.pk, "100.00", 1)
+    assert to_alice["frame"]["seq"] == to_bob["frame"]["seq"] == entry.pk
+    assert to_alice["frame"]["remaining_today"] == "99900.00"
+    assert "remaining_today" not in to_bob["frame"]
+
+
+def test_a_push_costs_the_committing_thread_one_query(
+    alice: User, bob: User, layer: RecordingLayer, django_assert_num_queries: Any
+) -> None:
+    entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    fresh = type(entry).objects.get(pk=entry.pk)  # as the service hands it over: no parties loaded
+    with django_assert_num_queries(1):
+        notify.transaction_committed(fresh)
+    assert len(layer.sent) == 2
+
+
+def test_nothing_is_pushed_before_commit(alice: User, bob: User, layer: RecordingLayer) -> None:
+    # In a test transaction that never commits, the on_commit push never runs.
+    services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    assert layer.sent == []
+
+
+@pytest.mark.parametrize("amount", ["5000.00", "100001.00"], ids=["insufficient-funds", "over-daily-limit"])
+def test_refused_transfer_pushes_only_its_failed_record_and_only_to_the_sender(
+    alice: User, bob: User, layer: RecordingLayer, django_capture_on_commit_callbacks: Any, amount: str
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises((InsufficientFunds, DailyLimitExceeded)):
+        services.transfer_create(sender=alice, to_user_id=bob.pk, amount=amount)
+    assert [group for group, _ in layer.sent] == [f"wallet.{alice.pk}"]
+    frame = layer.sent[0][1]["frame"]
+    assert frame["transaction"]["status"] == "FAILED"
+    assert (frame["balance"], frame["version"]) == ("1000.00", 1)
+
+
+def test_top_up_is_pushed_to_its_receiver(
+    bob: User, layer: RecordingLayer, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        services.wallet_top_up(user=bob, amount="12.30")
+    assert [(group, msg["frame"]["balance"]) for group, msg in layer.sent] == [(f"wallet.{bob.pk}", "12.30")]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pushes_from_sync_code_reuse_redis_connections_instead_of_opening_one_per_call(
+    alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # async_to_sync(group_send) per call runs each push in a new event loop, with
+    # a new Redis connection each time: two thirds of transfer throughput lost.
+    assert not isinstance(get_channel_layer(), InMemoryChannelLayer), "this pass needs REDIS_URL"
+    opened: list[int] = []
+    original = AbstractConnection.on_connect_check_health
+
+    async def counting(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        opened.append(1)
+        await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "on_connect_check_health", counting)
+    for _ in range(30):
+        services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    pusher = notify._Pusher._instance
+    if pusher is not None:
+        assert pusher.flush()
+    assert len(opened) <= 4, f"{len(opened)} Redis connections opened for 60 pushes"
