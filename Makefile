@@ -55,7 +55,9 @@ $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 
 lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy project wallets ledger realtime
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy project wallets ledger realtime bench
+	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles

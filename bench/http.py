@@ -49,7 +49,10 @@ def daphnes_start(count: int, database_url: str, redis_url: str) -> tuple[list[s
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for port in ports
     ]
@@ -76,7 +79,9 @@ def client_job(ports: list[int], tokens: dict[int, str], user_ids: list[int]) ->
             sender, receiver = rng.sample(user_ids, 2)
             body = json.dumps({"to_user_id": receiver, "amount": "1.00"})
             conn.request(
-                "POST", "/api/v1/transfers/", body=body,
+                "POST",
+                "/api/v1/transfers/",
+                body=body,
                 headers={"Authorization": f"Bearer {tokens[sender]}", "Content-Type": "application/json"},
             )
             response = conn.getresponse()

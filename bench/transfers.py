@@ -43,7 +43,6 @@ SQL_INSERT = (
 def wallets_create(count: int) -> list[int]:
     """``count`` funded users (bulk insert, with matching ADD_MONEY rows so verify_ledger holds)."""
     from django.core.management import call_command
-
     from django.utils import timezone
 
     from ledger.hashing import ROW_FIELDS, row_hash_compute
@@ -51,9 +50,7 @@ def wallets_create(count: int) -> list[int]:
     from wallets.models import Profile, User, Wallet
 
     call_command("migrate", verbosity=0)
-    users = User.objects.bulk_create(
-        [User(username=f"bench{i}", password="!") for i in range(count)], batch_size=2000
-    )
+    users = User.objects.bulk_create([User(username=f"bench{i}", password="!") for i in range(count)], batch_size=2000)
     Profile.objects.bulk_create(
         [Profile(user=u, mobile_number=f"+9170{i:08d}") for i, u in enumerate(users)], batch_size=2000
     )
@@ -62,8 +59,14 @@ def wallets_create(count: int) -> list[int]:
     )
     top_ups = [
         Transaction(
-            transaction_type="ADD_MONEY", status="SUCCESS", amount=BALANCE, currency="INR", receiver=u,
-            receiver_balance_after=BALANCE, receiver_version_after=1, created_at=timezone.now(),
+            transaction_type="ADD_MONEY",
+            status="SUCCESS",
+            amount=BALANCE,
+            currency="INR",
+            receiver=u,
+            receiver_balance_after=BALANCE,
+            receiver_version_after=1,
+            created_at=timezone.now(),
         )
         for u in users
     ]
@@ -106,7 +109,6 @@ def django_job(scenario: str, user_ids: list[int]) -> Callable[[int], Callable[[
 def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[int], Callable[[], None]]:
     def make(index: int) -> Callable[[], None]:
         import psycopg2
-
         from django.utils import timezone
 
         from ledger.hashing import row_hash_compute
@@ -124,10 +126,18 @@ def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[
                 cursor.execute(SQL_CREDIT, (amount, receiver))
                 r_balance, r_version = cursor.fetchone()
                 row = {
-                    "transaction_type": "TRANSFER", "status": "SUCCESS", "amount": amount, "currency": "INR",
-                    "sender_id": sender, "receiver_id": receiver, "sender_balance_after": s_balance,
-                    "sender_version_after": s_version, "receiver_balance_after": r_balance,
-                    "receiver_version_after": r_version, "failure_reason": "", "created_at": timezone.now(),
+                    "transaction_type": "TRANSFER",
+                    "status": "SUCCESS",
+                    "amount": amount,
+                    "currency": "INR",
+                    "sender_id": sender,
+                    "receiver_id": receiver,
+                    "sender_balance_after": s_balance,
+                    "sender_version_after": s_version,
+                    "receiver_balance_after": r_balance,
+                    "receiver_version_after": r_version,
+                    "failure_reason": "",
+                    "created_at": timezone.now(),
                 }
                 # The service hashes every row it appends; the ceiling does the same work.
                 cursor.execute(SQL_INSERT, {**row, "row_hash": row_hash_compute(row)})
@@ -168,8 +178,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for scenario in args.scenarios.split(","):
         for workers in [int(w) for w in args.workers.split(",")]:
             ceiling = harness.measure(
-                f"raw-sql/{scenario}", raw_job(scenario, user_ids, args.database_url),
-                workers=workers, seconds=args.seconds,
+                f"raw-sql/{scenario}",
+                raw_job(scenario, user_ids, args.database_url),
+                workers=workers,
+                seconds=args.seconds,
             )
             service = harness.measure(
                 f"django/{scenario}", django_job(scenario, user_ids), workers=workers, seconds=args.seconds

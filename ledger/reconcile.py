@@ -64,7 +64,9 @@ def balance_findings() -> list[Finding]:
     start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
     spent_today: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for row in (
-        success.filter(transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=start + timedelta(days=1))
+        success.filter(
+            transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=start + timedelta(days=1)
+        )
         .values("sender_id")
         .order_by()
         .annotate(total=MoneySum("amount"))

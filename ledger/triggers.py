@@ -87,4 +87,3 @@ def ensure_all(connection: BaseDatabaseWrapper) -> None:
     for table in APPEND_ONLY_TABLES:
         if table in tables:
             install(connection, table)
-

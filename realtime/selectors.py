@@ -9,11 +9,10 @@ from __future__ import annotations
 from django.db import connection
 
 from ledger.models import Transaction
+from realtime.events import HelloFrame, PongFrame, TransactionFrame, party_figures, transaction_frame
 from wallets import selectors as wallet_selectors
 from wallets.models import Wallet
 from wallets.money import ZERO, money_str
-
-from realtime.events import HelloFrame, PongFrame, TransactionFrame, party_figures, transaction_frame
 
 
 def hello_for_user(*, user_id: int) -> HelloFrame:
@@ -56,7 +55,7 @@ def _entries_of(*, user_id: int, limit: int, after_seq: int = 0, newest_first: b
         f" UNION ALL SELECT id FROM (SELECT id FROM {table} WHERE receiver_id = %s AND status = %s AND id > %s"
         f" ORDER BY id {direction} LIMIT %s) r ORDER BY id {direction} LIMIT %s"
     )
-    params = [user_id, after_seq, limit, user_id, Transaction.Status.SUCCESS, after_seq, limit, limit]
+    params: list[int | str] = [user_id, after_seq, limit, user_id, Transaction.Status.SUCCESS, after_seq, limit, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]

@@ -89,5 +89,7 @@ class WalletAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: Wallet, form: ModelForm[Wallet], change: bool) -> None:
         if "daily_limit" in form.changed_data:
             services.wallet_set_daily_limit(
-                wallet=obj, daily_limit=form.cleaned_data["daily_limit"], actor=request.user  # type: ignore[arg-type]
+                wallet=obj,
+                daily_limit=form.cleaned_data["daily_limit"],
+                actor=request.user,  # type: ignore[arg-type]
             )

@@ -41,9 +41,7 @@ class Wallet(models.Model):
     # Counts the balance-changing ledger entries of this wallet: a gap is visible.
     version = models.PositiveBigIntegerField(default=0)
     # Per-wallet override of PAYLANE_DAILY_LIMIT; null means the default.
-    daily_limit = models.DecimalField(
-        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True
-    )
+    daily_limit = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True)
     # Successful outgoing transfers on `spent_on` (a local date). Written only
     # under this row's lock, in the same transaction as the ledger entry, so it
     # always equals the ledger's sum for that day; verify_ledger checks it.

@@ -34,7 +34,7 @@ def amount_parse(value: object) -> Decimal:
     Raises ``InvalidAmount`` with a message a person can act on.
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidAmount("Send the amount as a string such as \"250.50\", not a floating-point number.")
+        raise InvalidAmount('Send the amount as a string such as "250.50", not a floating-point number.')
     if isinstance(value, (int, Decimal)):
         text = str(value)
     elif isinstance(value, str):
@@ -55,7 +55,13 @@ def _why_not(text: str) -> str:
     if text.startswith("-"):
         return "The amount must be greater than zero."
     integer, _, decimals = text.lstrip("+").partition(".")
-    if integer.isascii() and integer.isdigit() and decimals.isascii() and decimals.isdigit() and len(decimals) > DECIMAL_PLACES:
+    if (
+        integer.isascii()
+        and integer.isdigit()
+        and decimals.isascii()
+        and decimals.isdigit()
+        and len(decimals) > DECIMAL_PLACES
+    ):
         return f"Use at most {DECIMAL_PLACES} decimal places."
     if integer.isascii() and integer.isdigit() and len(integer.lstrip("0")) > INTEGER_DIGITS:
         return f"The amount is too large (at most {INTEGER_DIGITS} digits before the decimal point)."

@@ -44,7 +44,7 @@ def transaction_payload(entry: Transaction) -> TransactionPayload:
         "status": entry.status,
         "amount": money_str(entry.amount),
         "currency": entry.currency,
-        "sender": party_payload(entry.sender) if entry.sender_id else None,
+        "sender": party_payload(entry.sender) if entry.sender is not None else None,
         "receiver": party_payload(entry.receiver),
         "failure_reason": entry.failure_reason or None,
         "created_at": timezone.localtime(entry.created_at).isoformat(),

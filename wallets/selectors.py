@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
-from rest_framework.authtoken.models import Token
 from wallets.models import User, Wallet
 from wallets.money import ZERO
 

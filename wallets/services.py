@@ -19,9 +19,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
-from rest_framework.authtoken.models import Token
 from ledger.services import daily_limit_change_record, entry_append
 from realtime import notify
 from wallets.errors import (
@@ -66,8 +66,9 @@ def user_register(*, username: str, password: str, mobile_number: str) -> User:
         User.username_validator(username)
     except ValidationError as exc:
         raise ValidationFailed(" ".join(exc.messages), field="username") from None
-    if len(username) > User._meta.get_field("username").max_length:
-        raise ValidationFailed("That username is too long (150 characters at most).", field="username")
+    max_length = User._meta.get_field("username").max_length or 150
+    if len(username) > max_length:
+        raise ValidationFailed(f"That username is too long ({max_length} characters at most).", field="username")
     mobile = mobile_normalize(mobile_number)
     user = User(username=username)
     try:
@@ -215,9 +216,7 @@ def _transfer_commit(
     if sender is None:
         raise ValidationFailed("Your account cannot send money.", field="recipient")
     if sender.balance < amount:
-        raise InsufficientFunds(
-            f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}."
-        )
+        raise InsufficientFunds(f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}.")
     today = timezone.localdate()
     spent = sender.spent_today if sender.spent_on == today else ZERO
     limit = sender.effective_daily_limit
@@ -239,9 +238,7 @@ def _transfer_commit(
         balance=sender.balance, version=sender.version, spent_on=today, spent_today=sender.spent_today
     )
     Wallet.objects.filter(pk=receiver.pk).update(balance=receiver.balance, version=receiver.version)
-    entry = entry_append(
-        transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver
-    )
+    entry = entry_append(transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver)
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -20,9 +21,17 @@ from ledger.models import Transaction
 from wallets import selectors, services
 from wallets.errors import WalletError
 from wallets.forms import AddMoneyForm, PayMobileForm, RegistrationForm, TransferForm
+from wallets.models import User
 from wallets.money import money_format
 
 RECENT_ON_DASHBOARD = 10
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The request's user, on views that ``login_required`` (or its mixin) guards."""
+    user = request.user
+    assert isinstance(user, User), "login_required guards this view"
+    return user
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -67,12 +76,12 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def dashboard(request: HttpRequest) -> HttpResponse:
-    wallet = selectors.wallet_for_user(user=request.user)  # type: ignore[arg-type]
+    wallet = selectors.wallet_for_user(user=signed_in_user(request))
     context = {
         "wallet": wallet,
         "spent_today": selectors.wallet_spent_today(wallet=wallet),
         "remaining_today": selectors.wallet_remaining_today(wallet=wallet),
-        "recent": selectors.transactions_for_user(user_id=request.user.pk)[:RECENT_ON_DASHBOARD],
+        "recent": selectors.transactions_for_user(user_id=signed_in_user(request).pk)[:RECENT_ON_DASHBOARD],
         "add_money_form": AddMoneyForm(),
         "transfer_form": TransferForm(),
         "pay_mobile_form": PayMobileForm(),
@@ -84,7 +93,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def transactions(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(
-        selectors.transactions_for_user(user_id=request.user.pk), settings.PAYLANE_HISTORY_PAGE_SIZE
+        selectors.transactions_for_user(user_id=signed_in_user(request).pk), settings.PAYLANE_HISTORY_PAGE_SIZE
     )
     page = paginator.get_page(request.GET.get("page"))
     return render(request, "transactions.html", {"page": page})
@@ -94,6 +103,7 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
     """GET shows the form; POST calls ``perform`` and maps a refusal to the form."""
 
     http_method_names = ["get", "head", "post"]
+    form_class: type[forms.Form]
     # The form field that a recipient error (unknown, yourself) belongs to.
     recipient_field: str | None = None
 
@@ -121,7 +131,7 @@ class AddMoneyView(MoneyFormView):
     form_class = AddMoneyForm
 
     def perform(self, data: dict[str, Any]) -> Transaction:
-        return services.wallet_top_up(user=self.request.user, amount=data["amount"])  # type: ignore[arg-type]
+        return services.wallet_top_up(user=signed_in_user(self.request), amount=data["amount"])
 
     def success_message(self, entry: Transaction) -> str:
         return f"Added {money_format(entry.amount, entry.currency)} to your wallet."
@@ -129,12 +139,12 @@ class AddMoneyView(MoneyFormView):
 
 class TransferView(MoneyFormView):
     template_name = "transfer.html"
-    form_class = TransferForm
+    form_class: type[forms.Form] = TransferForm
     recipient_field = "to_user_id"
 
     def perform(self, data: dict[str, Any]) -> Transaction:
         return services.transfer_create(
-            sender=self.request.user,  # type: ignore[arg-type]
+            sender=signed_in_user(self.request),
             to_user_id=data["to_user_id"],
             amount=data["amount"],
         )
@@ -150,7 +160,7 @@ class PayMobileView(TransferView):
 
     def perform(self, data: dict[str, Any]) -> Transaction:
         return services.transfer_create(
-            sender=self.request.user,  # type: ignore[arg-type]
+            sender=signed_in_user(self.request),
             to_mobile=data["mobile_number"],
             amount=data["amount"],
         )

@@ -20,10 +20,27 @@ def test_transfers_benchmark_runs_end_to_end_and_leaves_a_consistent_ledger(tmp_
     server = urlsplit(os.environ["DATABASE_URL"])
     database_url = urlunsplit(server._replace(path="/paylane_bench_smoke"))
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "transfers", "--database-url", database_url,
-         "--wallets", "30", "--workers", "1,2", "--seconds", "0.3", "--name", "smoke"],
-        cwd=ROOT, env={**os.environ, "PAYLANE_BENCH_RESULTS": str(tmp_path)},
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "transfers",
+            "--database-url",
+            database_url,
+            "--wallets",
+            "30",
+            "--workers",
+            "1,2",
+            "--seconds",
+            "0.3",
+            "--name",
+            "smoke",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PAYLANE_BENCH_RESULTS": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "smoke.json").read_text())

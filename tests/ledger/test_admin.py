@@ -159,7 +159,7 @@ def test_the_unfiltered_list_uses_the_planner_estimate_instead_of_counting(
         listed(admin_client, status__exact="SUCCESS")
 
     def ledger_counts(queries: CaptureQueriesContext) -> int:
-        return sum('COUNT(*)' in q["sql"] and '"ledger_transaction"' in q["sql"] for q in queries.captured_queries)
+        return sum("COUNT(*)" in q["sql"] and '"ledger_transaction"' in q["sql"] for q in queries.captured_queries)
 
     assert ledger_counts(unfiltered) == 0
     assert ledger_counts(filtered) == 1

@@ -111,6 +111,7 @@ def test_a_transfer_commits_while_a_seal_transaction_is_open(register: Callable[
     sealer = _in_thread(seal_and_hold)
     assert sealing.wait(5)
     done = threading.Event()
+
     def pay() -> None:
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="5")
         done.set()

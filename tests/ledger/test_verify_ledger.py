@@ -12,7 +12,9 @@ from wallets import services
 from wallets.models import User, Wallet
 
 
-def test_verify_ledger_passes_on_a_consistent_ledger(alice: User, bob: User, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_ledger_passes_on_a_consistent_ledger(
+    alice: User, bob: User, capsys: pytest.CaptureFixture[str]
+) -> None:
     services.transfer_create(sender=alice, to_user_id=bob.pk, amount="250")
     with pytest.raises(services.InsufficientFunds):
         services.transfer_create(sender=bob, to_user_id=alice.pk, amount="251")

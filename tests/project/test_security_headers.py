@@ -14,9 +14,7 @@ from wallets.models import User
 def test_every_page_sends_a_strict_content_security_policy(client: Client, alice: User, path: str) -> None:
     client.force_login(alice)
     response = client.get(path)
-    policy = dict(
-        (d.split()[0], d.split()[1:]) for d in response.headers["Content-Security-Policy"].split("; ")
-    )
+    policy = dict((d.split()[0], d.split()[1:]) for d in response.headers["Content-Security-Policy"].split("; "))
     assert policy["object-src"] == ["'none'"]
     assert policy["frame-ancestors"] == ["'none'"]
     assert policy["script-src"] == ["'self'"]

@@ -19,8 +19,13 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_deploy_is_clean_with_debug_off() -> None:
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="0", SECRET_KEY="x" * 64 + "-production-grade-secret", ALLOWED_HOSTS="pay.example.com",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x" * 64 + "-production-grade-secret",
+        ALLOWED_HOSTS="pay.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -46,23 +51,40 @@ def test_with_no_environment_the_service_is_embedded() -> None:
     )
     result = manage("shell", "-v", "0", "-c", code, DEBUG="1", SECRET_KEY="dev")
     assert result.stdout.split() == [
-        "django.db.backends.sqlite3", "IMMEDIATE", "channels.layers.InMemoryChannelLayer", "Asia/Kolkata", "INR",
+        "django.db.backends.sqlite3",
+        "IMMEDIATE",
+        "channels.layers.InMemoryChannelLayer",
+        "Asia/Kolkata",
+        "INR",
     ], result.stderr
 
 
 def test_database_url_and_redis_url_switch_to_the_real_parts() -> None:
-    code = "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'])"
-    result = manage(
-        "shell", "-v", "0", "-c", code, DEBUG="1", SECRET_KEY="dev",
-        DATABASE_URL="postgres://u@db.invalid:5432/x", REDIS_URL="redis://cache.invalid:6379/0",
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'])"
     )
-    assert result.stdout.split() == ["django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer"], result.stderr
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code,
+        DEBUG="1",
+        SECRET_KEY="dev",
+        DATABASE_URL="postgres://u@db.invalid:5432/x",
+        REDIS_URL="redis://cache.invalid:6379/0",
+    )
+    assert result.stdout.split() == ["django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer"], (
+        result.stderr
+    )
 
 
 def test_production_cookies_are_secure_and_host_prefixed() -> None:
     code = (
         "from django.conf import settings as s;"
-        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0)"
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE,"
+        " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0)"
     )
     prod = manage("shell", "-v", "0", "-c", code, DEBUG="0", SECRET_KEY="s" * 60)
     assert prod.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "True"], prod.stderr

@@ -51,8 +51,15 @@ def browser_for() -> Iterator[OpenAs]:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for flag in (
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-            "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1100,900",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1100,900",
             f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)

@@ -194,7 +194,7 @@ def test_failed_attempt_goes_to_the_sender_only_with_unchanged_version(alice: Us
 
 def test_a_user_never_receives_another_users_entries(alice: User, bob: User, carol: User) -> None:
     async def scenario() -> tuple[bool, list[dict[str, Any]]]:
-        c, hello = await connected(carol)
+        c, _hello = await connected(carol)
         b, _ = await connected(bob)
         await transfer(sender=alice, to_user_id=bob.pk, amount="3.00")
         await b.receive_json_from(timeout=WAIT)
@@ -301,7 +301,7 @@ def test_events_committed_while_the_replay_is_read_arrive_once_and_none_is_lost(
         await b.disconnect()
         return hello, frames, live
 
-    hello, frames, live = run(scenario)
+    _hello, frames, live = run(scenario)
     replayed = [f["seq"] for f in frames if f["type"] == "transaction"]
     live_seqs = [f["seq"] for f in live]
     every = sorted(Transaction.objects.filter(receiver=bob).values_list("id", flat=True))
@@ -374,8 +374,17 @@ def test_ping_answers_pong_with_the_current_version(alice: User) -> None:
         (lambda c: c.send_json_to({"type": "resume", "after_seq": 2**63}), "bad_frame"),
     ],
     ids=[
-        "bad-json", "not-object", "no-type", "binary", "unknown-type", "no-after-seq",
-        "string-after-seq", "negative-after-seq", "bool-after-seq", "float-after-seq", "huge-after-seq",
+        "bad-json",
+        "not-object",
+        "no-type",
+        "binary",
+        "unknown-type",
+        "no-after-seq",
+        "string-after-seq",
+        "negative-after-seq",
+        "bool-after-seq",
+        "float-after-seq",
+        "huge-after-seq",
     ],
 )
 def test_bad_frame_gets_an_error_and_the_connection_stays_open(

@@ -41,9 +41,7 @@ def test_a_daily_limit_change_in_admin_is_recorded_with_who_when_and_from_what(
 
 
 def test_balances_posted_to_the_wallet_admin_are_ignored(admin_client: Client, alice: User) -> None:
-    admin_client.post(
-        change_url(alice), form(daily_limit="", balance="999999.00", version="0", spent_today="0")
-    )
+    admin_client.post(change_url(alice), form(daily_limit="", balance="999999.00", version="0", spent_today="0"))
     wallet = Wallet.objects.get(user=alice)
     assert (wallet.balance, wallet.version) == (Decimal("1000.00"), 1)
     assert not DailyLimitChange.objects.exists()  # nothing changed, nothing recorded

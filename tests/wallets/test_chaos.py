@@ -38,7 +38,10 @@ class Worker:
         url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{quote(db['NAME'])}?application_name=chaos"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.wallets.chaos_worker", str(seed), *map(str, user_ids)],
-            cwd=ROOT, env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout or []), daemon=True)

@@ -67,7 +67,8 @@ def test_many_racing_transfers_keep_every_invariant(register: Callable[..., User
                 outcome[refused.code] += 1
         return outcome
 
-    results = race([lambda s=rng.random(): worker(int(s * 1e9)) for _ in range(8)])
+    seeds = [rng.randrange(10**9) for _ in range(8)]
+    results = race([lambda s=s: worker(s) for s in seeds])
     assert not [r for r in results if isinstance(r, BaseException)], results
     totals = sum(results, Counter())
 
@@ -99,7 +100,9 @@ def test_two_racing_payments_never_spend_the_same_money_twice(register: Callable
     alice = register("alice", balance="100.00")
     payees = [register(f"payee{i}") for i in range(8)]
 
-    results = race([lambda p=p: services.transfer_create(sender=alice, to_user_id=p.pk, amount="100.00") for p in payees])
+    results = race(
+        [lambda p=p: services.transfer_create(sender=alice, to_user_id=p.pk, amount="100.00") for p in payees]
+    )
 
     succeeded = [r for r in results if isinstance(r, Transaction)]
     refused = [r for r in results if isinstance(r, WalletError)]

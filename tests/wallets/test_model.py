@@ -15,7 +15,8 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 from django.db import DatabaseError, connection, transaction
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ledger.models import Transaction
@@ -138,7 +139,9 @@ class WalletMachine(RuleBasedStateMachine):
         def send(i: int, receiver: Account) -> None:
             try:
                 barrier.wait()
-                results[i] = services.transfer_create(sender=sender.user, to_user_id=receiver.user.pk, amount=str(amount))
+                results[i] = services.transfer_create(
+                    sender=sender.user, to_user_id=receiver.user.pk, amount=str(amount)
+                )
             except WalletError as error:
                 results[i] = error
             finally:

@@ -164,7 +164,9 @@ def test_history_is_paginated(client: Client, alice: User, bob: User, settings, 
     assert client.get("/transactions/?page=abc").status_code == 200
 
 
-def test_pages_never_show_another_users_wallet(client: Client, alice: User, bob: User, register: Callable[..., User]) -> None:
+def test_pages_never_show_another_users_wallet(
+    client: Client, alice: User, bob: User, register: Callable[..., User]
+) -> None:
     carol = register("carol", balance="77.00")
     client.force_login(bob)
     assert "77.00" not in client.get("/dashboard/").content.decode()

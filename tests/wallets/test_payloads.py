@@ -35,9 +35,7 @@ def test_a_top_up_has_no_sender_and_a_failed_attempt_names_its_reason(alice: Use
     assert (failed["status"], failed["failure_reason"]) == ("FAILED", "insufficient_funds")
 
 
-def test_the_payload_of_a_fresh_entry_needs_no_query(
-    alice: User, bob: User, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_payload_of_a_fresh_entry_needs_no_query(alice: User, bob: User, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     transfer = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1")
     top_up = services.wallet_top_up(user=bob, amount="1")
     with django_assert_num_queries(0):
