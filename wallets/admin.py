@@ -11,6 +11,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_protect
 
+from ledger.admin import ReadOnlyAdminMixin
 from ledger.models import DailyLimitChange
 from wallets import services
 from wallets.models import Profile, User, Wallet
@@ -28,7 +29,7 @@ class ProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["user", "mobile_number"]
 
 
-class DailyLimitChangeInline(admin.TabularInline):  # type: ignore[type-arg]
+class DailyLimitChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     """The wallet's daily-limit history: append-only, shown, never edited here."""
 
     model = DailyLimitChange
@@ -38,15 +39,6 @@ class DailyLimitChangeInline(admin.TabularInline):  # type: ignore[type-arg]
     ordering = ["-id"]
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Wallet)

@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 
 from ledger.models import Transaction
+from tests.racing import race
 from wallets import services
 from wallets.errors import DailyLimitExceeded, InsufficientFunds, WalletError
 from wallets.models import User, Wallet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Run every job in its own thread, released together; return results or exceptions in order."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(i: int, job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[i] = job()
-        except BaseException as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a transfer hung (deadlock?)"
-    return results
 
 
 def test_many_racing_transfers_keep_every_invariant(register: Callable[..., User]) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from ledger.models import Transaction
 from tests.conftest import balance_of
+from tests.racing import race
 from tests.wallets.api.conftest import Api, error_of
 from wallets import services
 from wallets.models import IdempotencyKey, User
@@ -128,28 +127,6 @@ def test_the_key_record_rolls_back_with_its_movement(api_for: Callable[[User], A
 # --- Racing retries on PostgreSQL: real threads, each with its own connection ------------
 
 
-def _race(jobs: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(i: int, job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[i] = job()
-        except BaseException as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a retry hung"
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("amount, expected_status", [("40.00", 201), ("5000.00", 422)])
@@ -163,7 +140,7 @@ def test_racing_retries_of_one_transfer_move_money_exactly_once(
         response = Api(token).post(TRANSFERS, {"to_user_id": bob.pk, "amount": amount}, **{"Idempotency-Key": "race"})
         return response.status_code, response.json()
 
-    results = _race([retry] * 8)
+    results = race([retry] * 8)
     assert not [r for r in results if isinstance(r, BaseException)], results
     answered = [body for status, body in results if status != 409]
     assert all(status in (expected_status, 409) for status, _ in results), results
@@ -183,7 +160,7 @@ def test_racing_retries_of_one_top_up_add_money_exactly_once(register: Callable[
     def retry() -> int:
         return Api(token).post(TOP_UPS, {"amount": "25"}, **{"Idempotency-Key": "race"}).status_code
 
-    statuses = _race([retry] * 8)
+    statuses = race([retry] * 8)
     assert set(statuses) <= {201, 409} and 201 in statuses, statuses
     assert balance_of(alice) == Decimal("25.00")
     assert Transaction.objects.count() == 1
