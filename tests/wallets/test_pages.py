@@ -172,3 +172,17 @@ def test_pages_never_show_another_users_wallet(
     assert "77.00" not in client.get("/dashboard/").content.decode()
     assert "carol" not in client.get("/transactions/").content.decode()
     assert carol.pk
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_post_missing_its_trailing_slash_is_redirected_keeping_the_method(
+    client: Client, alice: User, bob: User, settings, debug: bool
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DEBUG = debug
+    client.force_login(alice)
+    response = client.post("/transfer", {"to_user_id": str(bob.pk), "amount": "5"})
+    assert (response.status_code, response.url) == (308, "/transfer/")
+    assert client.get("/dashboard").status_code == 301
+    followed = client.post("/transfer", {"to_user_id": str(bob.pk), "amount": "5"}, follow=True)
+    assert followed.redirect_chain[0] == ("/transfer/", 308)
+    assert balance_of(bob) == Decimal("5.00")
