@@ -180,12 +180,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--settle", type=float, default=3.0, help="pause after the max phase")
     parser.add_argument("--gap", type=float, default=6.0, help="idle seconds before the final burst")
     parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument(
+        "--keep-redis", action="store_true", help="do not empty the Redis database first (shared: smoke runs)"
+    )
     parser.add_argument("--name", default="latency")
     args = parser.parse_args(argv)
 
     nofile_raise()
     harness.database_recreate(args.database_url)
-    redis_flush(args.redis_url)
+    if not args.keep_redis:
+        redis_flush(args.redis_url)
     harness.django_setup(args.database_url, args.redis_url)
     user_ids = wallets_create(args.sockets)
     tokens = tokens_create(user_ids)

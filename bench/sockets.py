@@ -76,12 +76,14 @@ async def _hold(port: int, tokens: list[str], conn: Any, concurrency: int, ping_
 
     async def one(token: str) -> Any:
         async with limit:
-            try:
-                ws, _, _ = await socket_open(port, token, timeout=30)
-            except Exception as exc:
-                failures.append(type(exc).__name__)
-                return None
-            return ws
+            for _ in range(3):  # a refused handshake is retried: the count is of sockets held
+                try:
+                    ws, _, _ = await socket_open(port, token, timeout=30)
+                except Exception as exc:
+                    failures.append(type(exc).__name__)
+                    continue
+                return ws
+            return None
 
     sockets = [ws for ws in await asyncio.gather(*(one(t) for t in tokens)) if ws is not None]
     loop = asyncio.get_running_loop()
@@ -184,10 +186,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--storm-rate", type=float, default=500.0)
     parser.add_argument("--sockets", type=int, default=10_000, help="idle sockets to hold (0: skip)")
     parser.add_argument("--clients", type=int, default=4, help="client processes for the idle sockets")
-    parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight per client process")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=10,
+        help="handshakes in flight per client process (daphne drops those not accepted within 5 s)",
+    )
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument(
         "--daphne-env", action="append", default=[], metavar="KEY=VALUE", help="extra setting for daphne (a lever)"
+    )
+    parser.add_argument(
+        "--keep-redis", action="store_true", help="do not empty the Redis database first (shared: smoke runs)"
     )
     parser.add_argument("--name", default="sockets")
     args = parser.parse_args(argv)
@@ -196,7 +206,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.sockets + 100 > limit:
         raise SystemExit(f"open-file limit {limit} is below --sockets {args.sockets}: raise the hard limit")
     harness.database_recreate(args.database_url)
-    redis_flush(args.redis_url)
+    if not args.keep_redis:
+        redis_flush(args.redis_url)
     harness.django_setup(args.database_url, args.redis_url)
     user_ids = wallets_create(max(args.storm, args.sockets, 5))
     tokens = list(tokens_create(user_ids).values())
@@ -222,7 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("connect storm:")
         print(harness.table([report["storm"]], ["handshakes", "accepted_pct", "seconds", "p50_ms", "p99_ms", "max_ms"]))
     if args.sockets:
-        redis_flush(args.redis_url)
+        if not args.keep_redis:
+            redis_flush(args.redis_url)
         with daphne(args.database_url, args.redis_url, extra_env) as (server, port):
             report["hold"] = hold(
                 port,
