@@ -46,9 +46,16 @@ test-postgres: setup
 	DATABASE_URL=$${DATABASE_URL:-$(LOCAL_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(LOCAL_REDIS_URL)} \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
-# Benchmarks against the local PostgreSQL (a database of their own); figures in docs/performance.md.
-bench: setup
-	$(PY) -m bench transfers $(BENCH_ARGS)
+# Benchmarks against the local PostgreSQL and Redis (databases of their own); figures in
+# docs/performance.md. All four at full size take about 6 minutes; one of them:
+# `make bench BENCH=latency BENCH_ARGS="--sockets 2000"`. Then the plots (matplotlib).
+BENCH ?= transfers http latency sockets
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-bench.txt && touch $@
+
+bench: setup $(VENV)/.bench-installed
+	@set -e; for name in $(BENCH); do echo "== bench $$name"; $(PY) -m bench $$name $(BENCH_ARGS); done
+	$(PY) -m bench plot
 
 $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-lint.txt && touch $@

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["transfers", "http"]
+BENCHMARKS = ["transfers", "http", "latency", "sockets", "plot"]
 
 
 def main() -> None:

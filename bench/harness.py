@@ -20,9 +20,17 @@ RESULTS = Path(os.environ.get("PAYLANE_BENCH_RESULTS") or Path(__file__).resolve
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/paylane_bench"
 
 
-def django_setup(database_url: str) -> None:
-    """Point Django at the benchmark database, production-like (DEBUG off: no query log)."""
+def django_setup(database_url: str, redis_url: str | None = None) -> None:
+    """Point Django at the benchmark database, production-like (DEBUG off: no query log).
+
+    With ``redis_url`` the channel layer is channels-redis (pushes leave as in
+    production); without, the in-memory layer, whatever the calling environment says.
+    """
     os.environ["DATABASE_URL"] = database_url
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-" + "x" * 40)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")

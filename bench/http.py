@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def daphnes_start(count: int, database_url: str, redis_url: str) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+def daphnes_start(
+    count: int, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -44,11 +46,13 @@ def daphnes_start(count: int, database_url: str, redis_url: str) -> tuple[list[s
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PAYLANE_TRANSFER_RATE": "1000000/s",  # measure the stack, not the rate limiter's refusals
+        **(extra_env or {}),
     }
     ports = [free_port() for _ in range(count)]
+    prefix = os.environ.get("PAYLANE_BENCH_DAPHNE_PREFIX", "").split()  # e.g. "-m cProfile -o /tmp/d.prof"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+            [sys.executable, *prefix, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -5,7 +5,10 @@ with its own connection. Ceiling: the same transfer as raw SQL through
 psycopg2 — one transaction that locks both wallet rows in id order, updates
 both balances and inserts one ledger row. Scenarios: ``spread`` (random pairs
 over many wallets: low contention) and ``hot`` (every transfer touches one
-wallet, in both directions).
+wallet, in both directions). ``django`` runs without the on-commit push (as
+the ceiling, which pushes nothing); ``django+push`` with it, through
+channels-redis (Redis DB ``--redis-url``), to groups nobody listens to here.
+Each ratio is to the ceiling of the same scenario and worker count.
 """
 
 from __future__ import annotations
@@ -90,11 +93,16 @@ def pairs(scenario: str, user_ids: list[int], seed: int) -> Callable[[], tuple[i
     return next_pair
 
 
-def django_job(scenario: str, user_ids: list[int]) -> Callable[[int], Callable[[], None]]:
+def django_job(scenario: str, user_ids: list[int], *, push: bool) -> Callable[[int], Callable[[], None]]:
+    """The service in a loop; ``push=False`` skips the on-commit push (its query and its group_send)."""
+
     def make(index: int) -> Callable[[], None]:
+        from realtime import notify
         from wallets import services
         from wallets.models import User
 
+        if not push:  # this worker process only: the ceiling pushes nothing either
+            notify.transaction_committed = lambda entry: None  # type: ignore[assignment]
         next_pair = pairs(scenario, user_ids, seed=index)
 
         def transfer() -> None:
@@ -147,16 +155,23 @@ def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[
     return make
 
 
-def queries_per_transfer(user_ids: list[int]) -> int:
+def queries_per_transfer(user_ids: list[int]) -> tuple[int, int]:
+    """Database round trips of one transfer: (in the transaction, BEGIN to COMMIT; after COMMIT, for the push)."""
+    from unittest import mock
+
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from realtime import notify
     from wallets import services
     from wallets.models import User
 
-    with CaptureQueriesContext(connection) as captured:
+    # The push's query runs; its send does not (no pusher thread in this process: workers are forked from it).
+    with mock.patch.object(notify, "_push"), CaptureQueriesContext(connection) as captured:
         services.transfer_create(sender=User(pk=user_ids[1]), to_user_id=user_ids[2], amount="1.00")
-    return len(captured.captured_queries)  # Django 6 lists BEGIN and COMMIT too
+    sql = [q["sql"] for q in captured.captured_queries]  # Django 6 lists BEGIN and COMMIT too
+    commit = max(i for i, q in enumerate(sql) if q.upper().startswith("COMMIT"))
+    return commit + 1, len(sql) - commit - 1
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -166,13 +181,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workers", default="1,4,8,16")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--scenarios", default="spread,hot")
+    parser.add_argument(
+        "--push-scenarios", default="spread", help="scenarios also run with the push to both parties (Redis layer)"
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--name", default="transfers", help="result file: bench/results/<name>.json")
     args = parser.parse_args(argv)
 
     harness.database_recreate(args.database_url)
-    harness.django_setup(args.database_url)
+    harness.django_setup(args.database_url, args.redis_url)
     user_ids = wallets_create(args.wallets)
-    round_trips = queries_per_transfer(user_ids)
+    round_trips, push_round_trips = queries_per_transfer(user_ids)
 
     rows: list[dict[str, Any]] = []
     for scenario in args.scenarios.split(","):
@@ -183,10 +202,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 workers=workers,
                 seconds=args.seconds,
             )
-            service = harness.measure(
-                f"django/{scenario}", django_job(scenario, user_ids), workers=workers, seconds=args.seconds
+            runs = [ceiling]
+            runs.append(
+                harness.measure(
+                    f"django/{scenario}",
+                    django_job(scenario, user_ids, push=False),
+                    workers=workers,
+                    seconds=args.seconds,
+                )
             )
-            for run in (ceiling, service):
+            if scenario in args.push_scenarios.split(","):
+                runs.append(
+                    harness.measure(
+                        f"django+push/{scenario}",
+                        django_job(scenario, user_ids, push=True),
+                        workers=workers,
+                        seconds=args.seconds,
+                    )
+                )
+            for run in runs:
                 row = {"scenario": scenario, **run.summary()}
                 row["ratio"] = round(run.per_second / ceiling.per_second, 3) if ceiling.per_second else None
                 rows.append(row)
@@ -194,8 +228,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from django.core.management import call_command
 
     call_command("verify_ledger", verbosity=0)  # the benchmark itself must leave a consistent ledger
-    print(f"database round trips per Django transfer: {round_trips}")
+    print(f"database round trips per Django transfer: {round_trips} in the transaction, +{push_round_trips} (push)")
     print(harness.table(rows, ["label", "workers", "ops", "errors", "per_second", "p50_ms", "p99_ms", "ratio"]))
-    payload = {"args": vars(args), "round_trips_per_transfer": round_trips, "runs": rows}
+    payload = {
+        "args": vars(args),
+        "round_trips_per_transfer": round_trips,
+        "push_round_trips": push_round_trips,
+        "runs": rows,
+    }
     print(f"wrote {harness.write_results(args.name, payload)}")
     return payload

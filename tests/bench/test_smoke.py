@@ -1,4 +1,9 @@
-"""The benchmark harness still works: a tiny run, a few seconds. Figures are not asserted."""
+"""The benchmark harness still works: tiny runs, a few seconds each. Figures are not asserted.
+
+Each run gets a database of its own (named after this process, dropped at the
+end) and leaves the Redis database of the test run as it found it
+(``--keep-redis``), so concurrent test runs on one machine do not collide.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,35 +24,93 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
 
 
-def test_transfers_benchmark_runs_end_to_end_and_leaves_a_consistent_ledger(tmp_path: Path) -> None:
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     server = urlsplit(os.environ["DATABASE_URL"])
-    database_url = urlunsplit(server._replace(path="/paylane_bench_smoke"))
+    name = f"paylane_bench_smoke_{os.getpid()}_{request.node.name[5:25]}"
+    yield urlunsplit(server._replace(path=f"/{name}"))
+    admin = psycopg2.connect(urlunsplit(server._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def bench(name: str, database_url: str, results: Path, *options: str) -> dict[str, Any]:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "transfers",
-            "--database-url",
-            database_url,
-            "--wallets",
-            "30",
-            "--workers",
-            "1,2",
-            "--seconds",
-            "0.3",
-            "--name",
-            "smoke",
-        ],
+        [sys.executable, "-m", "bench", name, "--database-url", database_url, "--name", "smoke", *options],
         cwd=ROOT,
-        env={**os.environ, "PAYLANE_BENCH_RESULTS": str(tmp_path)},
+        env={**os.environ, "PAYLANE_BENCH_RESULTS": str(results)},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads((tmp_path / "smoke.json").read_text())
+    report: dict[str, Any] = json.loads((results / "smoke.json").read_text())
+    return report
+
+
+def redis_options() -> list[str]:
+    return ["--redis-url", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"]
+
+
+def test_transfers_benchmark_runs_end_to_end_and_leaves_a_consistent_ledger(tmp_path: Path, database_url: str) -> None:
+    report = bench(
+        "transfers",
+        database_url,
+        tmp_path,
+        *("--wallets", "30", "--workers", "2", "--seconds", "0.2"),
+        *redis_options(),
+    )
     labels = {(run["label"], run["workers"]) for run in report["runs"]}
-    assert labels == {(f"{kind}/{s}", w) for kind in ("raw-sql", "django") for s in ("spread", "hot") for w in (1, 2)}
+    expected = {(f"{kind}/{s}", 2) for kind in ("raw-sql", "django") for s in ("spread", "hot")}
+    assert labels == expected | {("django+push/spread", 2)}
     assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
     assert report["round_trips_per_transfer"] >= 4
+    assert report["push_round_trips"] >= 1
+
+
+def test_http_benchmark_runs_transfers_through_daphne(tmp_path: Path, database_url: str) -> None:
+    report = bench(
+        "http",
+        database_url,
+        tmp_path,
+        *("--wallets", "20", "--clients", "2", "--daphnes", "1", "--seconds", "0.3"),
+        *redis_options(),
+    )
+    assert [(run["daphnes"], run["clients"]) for run in report["runs"]] == [(1, 2)]
+    assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
+
+
+def test_latency_benchmark_delivers_every_event_to_both_parties(tmp_path: Path, database_url: str) -> None:
+    report = bench(
+        "latency",
+        database_url,
+        tmp_path,
+        *("--sockets", "20", "--max-workers", "2", "--max-seconds", "0.5", "--seconds", "1", "--settle", "0.3"),
+        *("--gap", "0.3", "--burst", "10", "--keep-redis"),
+        *redis_options(),
+    )
+    assert report["sockets_open"] == 20 and report["errors"] == 0
+    assert report["ledger_transfers"] > 10 and report["ledger_rows_without_commit_stamp"] == 0
+    assert report["missed_events"] == 0 and report["duplicate_events"] == 0
+    phases = {phase["phase"]: phase for phase in report["phases"]}
+    assert set(phases) == {"max", "steady", "burst"}
+    assert phases["burst"]["transfers"] == 10
+    assert all(phase["p99_ms"] is not None for phase in phases.values())
+
+
+def test_sockets_benchmark_storms_then_holds_idle_sockets(tmp_path: Path, database_url: str) -> None:
+    report = bench(
+        "sockets",
+        database_url,
+        tmp_path,
+        *("--storm", "20", "--storm-rate", "100", "--sockets", "40", "--clients", "2", "--idle", "0.3"),
+        "--keep-redis",
+        *redis_options(),
+    )
+    assert report["storm"]["accepted"] == 20 and report["storm"]["p99_ms"] is not None
+    hold = report["hold"]
+    assert hold["sockets_opened"] == 40 and hold["closed_while_idle"] == 0
+    assert hold["ping_answered"] == hold["ping_sampled"] > 0
+    assert hold["rss_held_kib"] > 0

@@ -1,0 +1,87 @@
+"""`plot`: PNG plots for docs/performance.md from the result files (needs requirements-bench.txt).
+
+``docs/bench-transfers.png``: transfers/s against workers, Django (with and
+without the push) against the raw-SQL ceiling, per scenario.
+``docs/bench-http.png``: transfers/s through daphne against clients, per daphne count.
+``docs/bench-latency.png``: commit -> both parties' events, p50/p99/max per phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench import harness
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = harness.RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench plot", description=__doc__)
+    parser.add_argument("--out", type=Path, default=DOCS)
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[str] = []
+    transfers = _load("transfers")
+    if transfers:
+        scenarios = sorted({r["scenario"] for r in transfers["runs"]}, reverse=True)
+        fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 4), squeeze=False)
+        for ax, scenario in zip(axes[0], scenarios, strict=True):
+            curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+            for r in transfers["runs"]:
+                if r["scenario"] == scenario:
+                    curves[r["label"].split("/")[0]].append((r["workers"], r["per_second"]))
+            for label, points in curves.items():
+                xs, ys = zip(*sorted(points), strict=True)
+                ax.plot(xs, ys, marker="o", label=label)
+            ax.set(title=f"transfers, {scenario}", xlabel="workers", ylabel="transfers/s", ylim=(0, None))
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.out / "bench-transfers.png", dpi=90)
+        written.append("bench-transfers.png")
+    http = _load("http")
+    if http:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        by_daphnes: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for r in http["runs"]:
+            by_daphnes[r["daphnes"]].append((r["clients"], r["per_second"]))
+        for daphnes, points in sorted(by_daphnes.items()):
+            xs, ys = zip(*sorted(points), strict=True)
+            ax.plot(xs, ys, marker="o", label=f"{daphnes} daphne")
+        ax.set(title="HTTP transfers", xlabel="clients", ylabel="transfers/s", ylim=(0, None))
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.out / "bench-http.png", dpi=90)
+        written.append("bench-http.png")
+    latency = _load("latency")
+    if latency:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        phases = [p for p in latency["phases"] if p["p50_ms"] is not None]
+        names = [p["phase"] for p in phases]
+        width = 0.27
+        for offset, key in enumerate(["p50_ms", "p99_ms", "max_ms"]):
+            positions = [i + (offset - 1) * width for i in range(len(phases))]
+            ax.bar(positions, [p[key] for p in phases], width, label=key.removesuffix("_ms"))
+        ax.set_xticks(range(len(names)), names)
+        ax.set_yscale("log")
+        ax.axhline(10, color="grey", linestyle="--", linewidth=1, label="target p99 10 ms")
+        ax.set(title=f"commit -> both parties, {latency['sockets_open']} sockets", ylabel="ms (log)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.out / "bench-latency.png", dpi=90)
+        written.append("bench-latency.png")
+    print("wrote", ", ".join(written) or "nothing (no result files)")
+    return {"written": written}

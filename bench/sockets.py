@@ -1,0 +1,251 @@
+"""`sockets`: a connect storm, then how many idle authenticated websockets one daphne holds.
+
+``storm``: after five warm-up handshakes, ``--storm`` authenticated handshakes started at ``--storm-rate``
+per second (open loop: each starts on schedule whatever the others do) against
+a fresh daphne; a handshake counts as accepted when its hello frame arrives,
+and its time runs from the TCP connect to that hello.
+
+``hold``: ``--sockets`` sockets, one user each, opened by ``--clients`` client
+processes (each process has its own file-descriptor budget) against another
+fresh daphne, then left idle for ``--idle`` seconds. The daphne's resident
+memory (``VmRSS``) is read after a warm-up handshake and again with every
+socket open: the growth divided by the sockets held. At the end every client
+sends a ping on a sample of its sockets and expects a pong: held means alive.
+
+Every process started here is stopped by its pid at the end, even on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import time
+from typing import Any
+
+from bench import harness
+from bench.http import DEFAULT_REDIS_URL
+from bench.transfers import wallets_create
+from bench.ws import daphne, nofile_raise, percentiles, redis_flush, rss_kib, socket_open, tokens_create
+
+# --- Connect storm ---------------------------------------------------------------------
+
+
+async def _storm(port: int, tokens: list[str], rate: float, timeout: float) -> dict[str, Any]:
+    times: list[float] = []
+    failures: list[str] = []
+    sockets: list[Any] = []
+    began = time.perf_counter()
+
+    async def one(index: int, token: str) -> None:
+        await asyncio.sleep(max(0.0, began + index / rate - time.perf_counter()))
+        try:
+            ws, _, seconds = await socket_open(port, token, timeout=timeout)
+        except Exception as exc:
+            failures.append(type(exc).__name__)
+            return
+        times.append(seconds * 1000)
+        sockets.append(ws)
+
+    await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
+    elapsed = time.perf_counter() - began
+    for ws in sockets:
+        await ws.close()
+    return {
+        "handshakes": len(tokens),
+        "accepted": len(times),
+        "accepted_pct": round(100 * len(times) / len(tokens), 2) if tokens else None,
+        "failures": sorted(set(failures)),
+        "offered_rate": rate,
+        "seconds": round(elapsed, 2),
+        **percentiles(times),
+    }
+
+
+def storm_main(port: int, tokens: list[str], rate: float, timeout: float, out: Any) -> None:
+    out.put(asyncio.run(_storm(port, tokens, rate, timeout)))
+
+
+# --- Idle sockets ----------------------------------------------------------------------
+
+
+async def _hold(port: int, tokens: list[str], conn: Any, concurrency: int, ping_sample: int) -> None:
+    limit = asyncio.Semaphore(concurrency)
+    failures: list[str] = []
+
+    async def one(token: str) -> Any:
+        async with limit:
+            for _ in range(3):  # a refused handshake is retried: the count is of sockets held
+                try:
+                    ws, _, _ = await socket_open(port, token, timeout=30)
+                except Exception as exc:
+                    failures.append(type(exc).__name__)
+                    continue
+                return ws
+            return None
+
+    sockets = [ws for ws in await asyncio.gather(*(one(t) for t in tokens)) if ws is not None]
+    loop = asyncio.get_running_loop()
+    conn.send(("open", len(sockets), sorted(set(failures))))
+    await loop.run_in_executor(None, conn.recv)  # idle until the parent has read the memory
+
+    async def alive(ws: Any) -> bool:
+        try:
+            await ws.send(json.dumps({"type": "ping"}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if frame.get("type") == "pong":
+                    return True
+        except Exception:
+            return False
+
+    sample = sockets[:: max(1, len(sockets) // ping_sample)] if sockets else []
+    answered = sum(await asyncio.gather(*(alive(ws) for ws in sample)))
+    closed = sum(1 for ws in sockets if ws.close_code is not None)
+    conn.send(("alive", len(sample), answered, closed))
+    for ws in sockets:
+        await ws.close()
+
+
+def hold_main(port: int, tokens: list[str], conn: Any, concurrency: int, ping_sample: int) -> None:
+    asyncio.run(_hold(port, tokens, conn, concurrency, ping_sample))
+
+
+def warm_up(port: int, tokens: list[str]) -> None:
+    """A few handshakes on a fresh daphne (imports, first queries), then closed: a running server is warm."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=storm_main, args=(port, tokens, 100.0, 30.0, out))
+    proc.start()
+    out.get(timeout=60)
+    proc.join()
+    time.sleep(1)
+
+
+def hold(port: int, pid: int, tokens: list[str], *, clients: int, idle: float, concurrency: int) -> dict[str, Any]:
+    ctx = mp.get_context("fork")
+    warm_up(port, tokens[-5:])  # so the baseline includes the code and caches every socket touches
+    baseline = rss_kib(pid)
+    shares = [tokens[i::clients] for i in range(clients)]
+    pipes = [ctx.Pipe() for _ in shares]
+    procs = [
+        ctx.Process(target=hold_main, args=(port, share, theirs, concurrency, 50))
+        for share, (_, theirs) in zip(shares, pipes, strict=True)
+    ]
+    began = time.perf_counter()
+    for p in procs:
+        p.start()
+    try:
+        opened, failures = 0, set()
+        for ours, _ in pipes:
+            if not ours.poll(600):
+                raise RuntimeError("a client process did not finish connecting within 600 s")
+            _, count, fails = ours.recv()
+            opened += count
+            failures.update(fails)
+        connect_seconds = time.perf_counter() - began
+        time.sleep(idle)
+        held_rss = rss_kib(pid)
+        for ours, _ in pipes:
+            ours.send("check")
+        sampled = answered = closed = 0
+        for ours, _ in pipes:
+            if not ours.poll(120):
+                raise RuntimeError("a client process did not report")
+            _, s, a, c = ours.recv()
+            sampled, answered, closed = sampled + s, answered + a, closed + c
+        for p in procs:
+            p.join(60)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    growth = held_rss - baseline
+    return {
+        "sockets_requested": len(tokens),
+        "sockets_opened": opened,
+        "open_failures": sorted(failures),
+        "connect_seconds": round(connect_seconds, 1),
+        "idle_seconds": idle,
+        "closed_while_idle": closed,
+        "ping_sampled": sampled,
+        "ping_answered": answered,
+        "rss_baseline_kib": baseline,
+        "rss_held_kib": held_rss,
+        "kib_per_socket": round(growth / opened, 2) if opened else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench sockets", description=__doc__)
+    parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL + "_sockets")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--storm", type=int, default=1_000, help="handshakes in the connect storm (0: skip)")
+    parser.add_argument("--storm-rate", type=float, default=500.0)
+    parser.add_argument("--sockets", type=int, default=10_000, help="idle sockets to hold (0: skip)")
+    parser.add_argument("--clients", type=int, default=4, help="client processes for the idle sockets")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=10,
+        help="handshakes in flight per client process (daphne drops those not accepted within 5 s)",
+    )
+    parser.add_argument("--idle", type=float, default=10.0)
+    parser.add_argument(
+        "--daphne-env", action="append", default=[], metavar="KEY=VALUE", help="extra setting for daphne (a lever)"
+    )
+    parser.add_argument(
+        "--keep-redis", action="store_true", help="do not empty the Redis database first (shared: smoke runs)"
+    )
+    parser.add_argument("--name", default="sockets")
+    args = parser.parse_args(argv)
+
+    limit = nofile_raise()
+    if args.sockets + 100 > limit:
+        raise SystemExit(f"open-file limit {limit} is below --sockets {args.sockets}: raise the hard limit")
+    harness.database_recreate(args.database_url)
+    if not args.keep_redis:
+        redis_flush(args.redis_url)
+    harness.django_setup(args.database_url, args.redis_url)
+    user_ids = wallets_create(max(args.storm, args.sockets, 5))
+    tokens = list(tokens_create(user_ids).values())
+    from django.db import connections
+
+    connections.close_all()
+    extra_env = dict(item.split("=", 1) for item in args.daphne_env)
+    report: dict[str, Any] = {"args": vars(args), "nofile_limit": limit}
+    ctx = mp.get_context("fork")
+    if args.storm:
+        with daphne(args.database_url, args.redis_url, extra_env) as (_, port):
+            out = ctx.Queue()
+            warm_up(port, tokens[-5:])
+            proc = ctx.Process(target=storm_main, args=(port, tokens[: args.storm], args.storm_rate, 30.0, out))
+            proc.start()
+            try:
+                report["storm"] = out.get(timeout=args.storm / args.storm_rate + 120)
+            finally:
+                proc.join(30)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+        print("connect storm:")
+        print(harness.table([report["storm"]], ["handshakes", "accepted_pct", "seconds", "p50_ms", "p99_ms", "max_ms"]))
+    if args.sockets:
+        if not args.keep_redis:
+            redis_flush(args.redis_url)
+        with daphne(args.database_url, args.redis_url, extra_env) as (server, port):
+            report["hold"] = hold(
+                port,
+                server.pid,
+                tokens[: args.sockets],
+                clients=args.clients,
+                idle=args.idle,
+                concurrency=args.concurrency,
+            )
+        print("idle sockets on one daphne:")
+        columns = ["sockets_opened", "closed_while_idle", "ping_answered", "rss_baseline_kib", "rss_held_kib"]
+        print(harness.table([report["hold"]], [*columns, "kib_per_socket"]))
+    print(f"wrote {harness.write_results(args.name, report)}")
+    return report
