@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -17,7 +18,9 @@ from tests.realtime.live import Daphne, daphne, tests_database_url
 
 
 def suite_redis_url() -> str:
-    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts")
+    layer: Any = settings.CHANNEL_LAYERS["default"]
+    config: dict[str, Any] = layer.get("CONFIG", {})
+    hosts = config.get("hosts")
     assert hosts, "chaos tests need REDIS_URL (the PostgreSQL + Redis pass)"
     return str(hosts[0]["address"])
 

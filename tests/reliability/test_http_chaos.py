@@ -167,7 +167,7 @@ def test_killed_daphnes_and_dropped_connections_never_duplicate_or_lose_an_idemp
     records = dict(IdempotencyKey.objects.filter(user_id__in=ids).values_list("key", "transaction_id"))
     entries = list(Transaction.objects.filter(transaction_type="TRANSFER", sender_id__in=ids))
     by_id = {e.pk: e for e in entries}
-    unanswered = [p.key for p in everything if not final[p.key] or final[p.key][0] >= 500 or final[p.key][0] == 409]
+    unanswered = [key for key, answer in final.items() if answer is None or answer[0] >= 500 or answer[0] == 409]
     retried = [p for p in everything if len(p.answers) + p.interrupted > 1]
     replayed = sum(1 for p in everything for a in p.answers if a[2])
     # Ledger rows beyond one per logical payment (counted without trusting the key records alone).
