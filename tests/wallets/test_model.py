@@ -2,12 +2,15 @@
 
 After every step: balances equal the model, none is negative, money is
 conserved, every wallet replays from its ledger, and verify_ledger is clean.
-Hypothesis prints the failing sequence and a reproduction blob.
+A failure prints the shrunk step sequence, a ``@reproduce_failure`` blob and the
+run's seed (``PAYLANE_MODEL_SEED=<seed>`` reruns that very run).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import random
 import threading
 import uuid
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -253,10 +256,21 @@ def model_limits(settings) -> None:  # type: ignore[no-untyped-def]
     assert django_settings.PAYLANE_DAILY_LIMIT == LIMIT
 
 
+def run_with_a_printed_seed(machine: type[WalletMachine]) -> None:
+    """Run the machine from a seed that a failure names (``PAYLANE_MODEL_SEED`` reruns that run)."""
+    run_seed = int(os.environ.get("PAYLANE_MODEL_SEED") or random.randrange(2**32))
+    seed(run_seed)(machine)
+    try:
+        machine.TestCase().runTest()
+    except BaseException as failure:
+        failure.add_note(f"model test seed {run_seed}: rerun this run with PAYLANE_MODEL_SEED={run_seed}")
+        raise
+
+
 @pytest.mark.django_db
 def test_wallet_services_match_the_model(model_limits: None) -> None:
     WalletMachine.TestCase.settings = MODEL_SETTINGS
-    WalletMachine.TestCase().runTest()
+    run_with_a_printed_seed(WalletMachine)
 
 
 class RacingWalletMachine(WalletMachine):
@@ -267,4 +281,4 @@ class RacingWalletMachine(WalletMachine):
 @pytest.mark.django_db(transaction=True)
 def test_wallet_services_match_the_model_with_racing_bursts_on_postgresql(model_limits: None) -> None:
     RacingWalletMachine.TestCase.settings = settings(MODEL_SETTINGS, max_examples=8)
-    RacingWalletMachine.TestCase().runTest()
+    run_with_a_printed_seed(RacingWalletMachine)
