@@ -30,7 +30,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from ledger.models import Transaction
-from tests.reliability.support import KillableDaphne, terminate_backends
+from tests.support.chaos import KillableDaphne, terminate_backends
 from wallets import services
 from wallets.models import IdempotencyKey, User, Wallet
 

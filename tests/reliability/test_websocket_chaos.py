@@ -32,7 +32,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ledger.models import Transaction
-from tests.reliability.support import KillableDaphne
+from tests.support.chaos import KillableDaphne
 from wallets import services
 from wallets.errors import WalletError
 from wallets.models import User, Wallet

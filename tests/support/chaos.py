@@ -1,6 +1,6 @@
 """Chaos helpers shared by the reliability tests: a daphne that can be SIGKILLed and restarted.
 
-Built on ``tests.realtime.live`` (how the suite starts daphne against the test
+Built on ``tests.support.live`` (how the suite starts daphne against the test
 database). Every process started here is killed by its own pid.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from tests.realtime.live import Daphne, daphne, tests_database_url
+from tests.support.live import Daphne, daphne, tests_database_url
 
 
 def suite_redis_url() -> str:
