@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from channels_redis.core import ChannelLock, RedisChannelLayer
 from django.conf import settings
 
-from tests.realtime.live import Daphne, daphne
+from tests.support.live import Daphne, daphne
 from wallets.models import User
 
 

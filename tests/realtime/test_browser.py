@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.realtime.live import Daphne, daphne, session_key
+from tests.support.live import Daphne, daphne, session_key
 from wallets.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

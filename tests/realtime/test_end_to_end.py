@@ -25,7 +25,7 @@ from websockets.typing import Origin
 
 from ledger.models import Transaction
 from realtime.events import CLOSE_UNAUTHENTICATED
-from tests.realtime.live import Browserless, Daphne, RedisServer, daphne, session_key
+from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
 from wallets import services
 from wallets.models import User
 from wallets.payloads import transaction_payload

@@ -91,9 +91,11 @@ def test_killed_workers_and_dropped_connections_leave_no_partial_transfer(regist
         Transaction.objects.filter(transaction_type="TRANSFER", status="SUCCESS").values_list("id", flat=True)
     )
     balances = list(Wallet.objects.values_list("balance", flat=True))
+    drift = sum(balances, Decimal(0)) - Decimal("5000.00")
+    duplicates = len(committed) - len(set(committed))
     print(
-        f"chaos: attempted={len(lines)} committed_seen={len(committed)} ledger_transfers={len(ledger_ids)} "
-        f"kills={kills} connections_dropped={dropped}"
+        f"\nchaos: attempted={len(lines)} committed_seen={len(committed)} ledger_transfers={len(ledger_ids)} "
+        f"kills={kills} connections_dropped={dropped} drift={drift} duplicates={duplicates}"
     )
     assert kills >= 3 and committed, "the chaos did not happen"
     assert len(committed) == len(set(committed)), "a transfer was reported twice"

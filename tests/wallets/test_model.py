@@ -2,20 +2,26 @@
 
 After every step: balances equal the model, none is negative, money is
 conserved, every wallet replays from its ledger, and verify_ledger is clean.
-Hypothesis prints the failing sequence and a reproduction blob.
+A failure prints the shrunk step sequence, a ``@reproduce_failure`` blob and the
+run's seed (``PAYLANE_MODEL_SEED=<seed>`` reruns that very run).
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import DatabaseError, connection, transaction
-from hypothesis import HealthCheck, settings
+from django.test import Client
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -45,7 +51,12 @@ class Account:
     mobile: str
     balance: Decimal = Decimal("0.00")
     spent_today: Decimal = Decimal("0.00")
+    token: str = ""
 
+
+# Unique across examples: users of earlier examples stay in the database (and a per-example
+# prefix drawn from the random tag collided now and then, failing with MobileTaken).
+MOBILES = itertools.count()
 
 # Parties are drawn by index (modulo the accounts so far): distinct pairs are common.
 party = st.integers(min_value=0, max_value=7)
@@ -57,9 +68,9 @@ class WalletMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tag = uuid.uuid4().hex[:8]  # each example lives in its own namespace of users
-        self.mobiles = iter(range(10**8))
         self.model: dict[int, Account] = {}
         self.topped_up = Decimal("0.00")
+        self.keys = iter(range(10**8))
 
     # --- rules -------------------------------------------------------------------------
 
@@ -76,7 +87,7 @@ class WalletMachine(RuleBasedStateMachine):
         return list(self.model.values())[index % len(self.model)]
 
     def _register(self) -> Account:
-        mobile = f"+9196{int(self.tag, 16) % 10**4:04d}{next(self.mobiles):04d}"
+        mobile = f"+9196{next(MOBILES):08d}"
         user = services.user_register(username=f"m{self.tag}{len(self.model)}", password=PASSWORD, mobile_number=mobile)
         account = Account(user=user, mobile=mobile)
         self.model[user.pk] = account
@@ -109,6 +120,44 @@ class WalletMachine(RuleBasedStateMachine):
             services.transfer_create(sender=sender.user, amount=str(amount), **recipient)  # type: ignore[arg-type]
         recorded = expected in (InsufficientFunds, DailyLimitExceeded)
         assert Transaction.objects.filter(status="FAILED").count() == failed_before + int(recorded)
+
+    @rule(s=party, r=party, amount=amounts, by_mobile=st.booleans(), retries=st.integers(min_value=1, max_value=3))
+    def pay_and_retry_with_the_idempotency_key(
+        self, s: int, r: int, amount: Decimal, by_mobile: bool, retries: int
+    ) -> None:
+        """A client that lost the answer retries the same body with the same key, through the API."""
+        sender, receiver = self.account(s), self.account(r)
+        recipient: dict[str, object] = {"to_mobile": receiver.mobile} if by_mobile else {"to_user_id": receiver.user.pk}
+        body = {**recipient, "amount": str(amount)}
+        key = f"retry-{self.tag}-{next(self.keys)}"
+        expected = self._expected(sender, receiver, amount)
+        entries_before = Transaction.objects.count()
+        first = self._api_transfer(sender, body, key)
+        if expected is None:
+            assert first.status_code == 201, first.json()
+            self._apply(sender, receiver, amount)
+        elif expected is SelfTransfer:
+            assert first.status_code == 400, first.json()
+        else:
+            assert first.status_code == 422 and first.json()["error"]["code"] == expected.code, first.json()
+        recorded = expected is not SelfTransfer
+        assert Transaction.objects.count() == entries_before + int(recorded)
+        for _ in range(retries):
+            retry = self._api_transfer(sender, body, key)
+            assert (retry.status_code, retry.json()) == (first.status_code, first.json())
+            # Stored outcomes replay; a 400 stores nothing and simply runs (and fails) again.
+            assert (retry.headers.get("Idempotent-Replayed") == "true") is recorded
+        assert Transaction.objects.count() == entries_before + int(recorded), "a retry moved money again"
+
+    def _api_transfer(self, sender: Account, body: dict[str, object], key: str) -> Any:
+        if not sender.token:
+            sender.token = services.token_issue(user=sender.user)
+        return Client().post(
+            "/api/v1/transfers/",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {sender.token}", "Idempotency-Key": key},
+        )
 
     @rule(s=party, r=party, amount=bad_amounts)
     def pay_a_bad_amount(self, s: int, r: int, amount: str) -> None:
@@ -203,13 +252,25 @@ MODEL_SETTINGS = settings(
 def model_limits(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PAYLANE_DAILY_LIMIT = LIMIT
     settings.PAYLANE_TOP_UP_MAX = TOP_UP_MAX
+    settings.PAYLANE_TRANSFER_RATE = "100000/s"  # the API rule is not about the rate limit
     assert django_settings.PAYLANE_DAILY_LIMIT == LIMIT
+
+
+def run_with_a_printed_seed(machine: type[WalletMachine]) -> None:
+    """Run the machine from a seed that a failure names (``PAYLANE_MODEL_SEED`` reruns that run)."""
+    run_seed = int(os.environ.get("PAYLANE_MODEL_SEED") or random.randrange(2**32))
+    seed(run_seed)(machine)
+    try:
+        machine.TestCase().runTest()
+    except BaseException as failure:
+        failure.add_note(f"model test seed {run_seed}: rerun this run with PAYLANE_MODEL_SEED={run_seed}")
+        raise
 
 
 @pytest.mark.django_db
 def test_wallet_services_match_the_model(model_limits: None) -> None:
     WalletMachine.TestCase.settings = MODEL_SETTINGS
-    WalletMachine.TestCase().runTest()
+    run_with_a_printed_seed(WalletMachine)
 
 
 class RacingWalletMachine(WalletMachine):
@@ -220,4 +281,4 @@ class RacingWalletMachine(WalletMachine):
 @pytest.mark.django_db(transaction=True)
 def test_wallet_services_match_the_model_with_racing_bursts_on_postgresql(model_limits: None) -> None:
     RacingWalletMachine.TestCase.settings = settings(MODEL_SETTINGS, max_examples=8)
-    RacingWalletMachine.TestCase().runTest()
+    run_with_a_printed_seed(RacingWalletMachine)

@@ -1,4 +1,4 @@
-"""Real parts for end-to-end tests: daphne and redis-server subprocesses on free loopback ports.
+"""Real parts for end-to-end and chaos tests: daphne and redis-server subprocesses on free loopback ports.
 
 Every process started here is killed by the fixture or context manager that
 started it, by its own pid.
