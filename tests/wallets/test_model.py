@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ledger.models import Transaction
 from ledger.reconcile import ledger_reconcile
 from tests.conftest import PASSWORD
+from tests.racing import race
 from wallets import services
 from wallets.errors import (
     DailyLimitExceeded,
@@ -182,25 +182,12 @@ class WalletMachine(RuleBasedStateMachine):
         receivers = [a for a in self.model.values() if a is not sender][:4]
         if not receivers:
             return
-        results: list[object] = [None] * len(receivers)
-        barrier = threading.Barrier(len(receivers))
-
-        def send(i: int, receiver: Account) -> None:
-            try:
-                barrier.wait()
-                results[i] = services.transfer_create(
-                    sender=sender.user, to_user_id=receiver.user.pk, amount=str(amount)
-                )
-            except WalletError as error:
-                results[i] = error
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=send, args=(i, r)) for i, r in enumerate(receivers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        results = race(
+            [
+                lambda r=r: services.transfer_create(sender=sender.user, to_user_id=r.user.pk, amount=str(amount))
+                for r in receivers
+            ]
+        )
         room = min(sender.balance, LIMIT - sender.spent_today)
         assert sum(isinstance(r, Transaction) for r in results) == min(len(receivers), int(room // amount))
         for receiver, result in zip(receivers, results, strict=True):
