@@ -59,14 +59,35 @@ def transaction_committed(entry: Transaction) -> None:
 
     Sender and receiver both get a SUCCESS entry; a FAILED attempt goes to its
     sender only; an ADD_MONEY entry to its receiver. The sender's frame also
-    carries ``remaining_today`` (read now, after the commit). One query, for the
-    parties' usernames and the sender's limit together; never raises for a
+    carries ``remaining_today`` as of this entry. The entry the transfer and
+    top-up services hand over already carries its parties' users, and the
+    sender's user its wallet as this entry left it: then no query at all.
+    Otherwise (a FAILED attempt, an entry loaded afresh) one query, for the
+    parties' usernames and the sender's limit together. Never raises for a
     channel-layer failure and never waits on it.
     """
     parties = [entry.sender_id] if entry.sender_id else []
     if entry.status == entry.Status.SUCCESS:
         parties.append(entry.receiver_id)
-    rows = User.objects.filter(pk__in={entry.receiver_id, *parties}).values_list(
+    wallets = _parties_load(entry)
+    messages: list[tuple[str, TransactionMessage]] = []
+    for user_id in parties:
+        frame = transaction_frame(entry, user_id)
+        if user_id == entry.sender_id:
+            frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
+        messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
+    _push(messages)
+
+
+def _parties_load(entry: Transaction) -> dict[int, Wallet]:
+    """Put both parties' users on ``entry``; return the sender's wallet (for its limit) by user id."""
+    sender = entry.sender if type(entry).sender.is_cached(entry) else None
+    receiver_loaded = type(entry).receiver.is_cached(entry)
+    sender_loaded = entry.sender_id is None or (sender is not None and User.wallet.is_cached(sender))
+    if receiver_loaded and sender_loaded:
+        return {sender.pk: sender.wallet} if sender is not None else {}
+    party_ids = [pk for pk in (entry.receiver_id, entry.sender_id) if pk is not None]
+    rows = User.objects.filter(pk__in=party_ids).values_list(
         "id", "username", "wallet__spent_on", "wallet__spent_today", "wallet__daily_limit"
     )
     users: dict[int, User] = {}
@@ -77,13 +98,7 @@ def transaction_committed(entry: Transaction) -> None:
     entry.receiver = users[entry.receiver_id]
     if entry.sender_id is not None:
         entry.sender = users[entry.sender_id]
-    messages: list[tuple[str, TransactionMessage]] = []
-    for user_id in parties:
-        frame = transaction_frame(entry, user_id)
-        if user_id == entry.sender_id:
-            frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
-        messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
-    _push(messages)
+    return wallets
 
 
 def _push(messages: list[tuple[str, TransactionMessage]]) -> None:

@@ -55,6 +55,21 @@ def test_a_push_costs_the_committing_thread_one_query(
     assert len(layer.sent) == 2
 
 
+def test_the_entry_a_transfer_hands_over_is_pushed_without_a_query(
+    alice: User, bob: User, layer: RecordingLayer, django_assert_num_queries: Any
+) -> None:
+    entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    top_up = services.wallet_top_up(user=bob, amount="2.00")
+    with django_assert_num_queries(0):
+        notify.transaction_committed(entry)
+        notify.transaction_committed(top_up)
+    (_, to_alice), (_, to_bob), (_, top_up_to_bob) = layer.sent
+    assert to_alice["frame"]["remaining_today"] == "99999.00"
+    assert to_alice["frame"]["transaction"]["receiver"]["username"] == "bob"
+    assert to_bob["frame"]["transaction"]["sender"]["username"] == "alice"
+    assert top_up_to_bob["frame"]["balance"] == "3.00"
+
+
 def test_nothing_is_pushed_before_commit(alice: User, bob: User, layer: RecordingLayer) -> None:
     # In a test transaction that never commits, the on_commit push never runs.
     services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
