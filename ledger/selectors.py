@@ -93,11 +93,17 @@ class Replay:
     entries: int
 
 
+def _credits_and_debits(rows: QuerySet[Transaction], *, user: User) -> tuple[Decimal, Decimal]:
+    """What ``rows`` paid to ``user`` and what ``user`` paid out in them."""
+    received = rows.filter(receiver=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    sent = rows.filter(sender=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    return received, sent
+
+
 def wallet_replay(*, user: User) -> Replay:
     """The balance and entry count that the user's SUCCESS rows replay to."""
     success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
-    received = success.filter(receiver=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
-    sent = success.filter(sender=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    received, sent = _credits_and_debits(success, user=user)
     entries = success.filter(Q(sender=user) | Q(receiver=user)).count()
     return Replay(credits=received, debits=sent, balance=received - sent, entries=entries)
 
@@ -134,9 +140,9 @@ def user_ids_matching(*, term: str) -> list[int]:
 
 def replay_signed_total(*, user: User, after_id: int) -> Decimal:
     """Credits minus debits of ``user``'s SUCCESS rows with id > ``after_id`` (to replay a page)."""
-    success = Transaction.objects.filter(status=Transaction.Status.SUCCESS, id__gt=after_id)
-    received = success.filter(receiver=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
-    sent = success.filter(sender=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    received, sent = _credits_and_debits(
+        Transaction.objects.filter(status=Transaction.Status.SUCCESS, id__gt=after_id), user=user
+    )
     return received - sent
 
 
