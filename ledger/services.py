@@ -12,9 +12,12 @@ from django.utils import timezone
 from ledger import hashing, selectors
 from ledger.models import DailyLimitChange, Seal, Transaction
 from wallets.models import User, Wallet
+from wallets.statements import Insert
 
 # Arbitrary constant key of the sealers' PostgreSQL advisory lock ("PAYLSEAL").
 SEALER_LOCK_KEY = 0x5041594C5345414C
+# The ledger row INSERT, compiled once per connection (wallets/statements.py).
+_ENTRY_INSERT = Insert(Transaction)
 
 
 def entry_append(
@@ -55,7 +58,7 @@ def entry_append(
     for party, wallet in (("sender", sender), ("receiver", receiver)):
         if wallet is not None and Wallet.user.is_cached(wallet):
             setattr(entry, party, wallet.user)
-    entry.save(force_insert=True)
+    _ENTRY_INSERT.save(entry)
     return entry
 
 
