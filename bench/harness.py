@@ -39,18 +39,29 @@ def django_setup(database_url: str, redis_url: str | None = None) -> None:
     django.setup()
 
 
+def connections_release() -> None:
+    """Close this process's database connections and connection pools.
+
+    Called before forking workers and first thing in each worker: a child never
+    shares its parent's sockets, nor a pool whose threads did not survive the fork.
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if connection.vendor == "postgresql":
+            connection.close_pool()  # type: ignore[attr-defined]
+
+
 def database_recreate(database_url: str) -> None:
     """Drop and create the benchmark's own database on the local server."""
-    import psycopg2
+    import psycopg
 
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 @dataclass
@@ -93,9 +104,7 @@ def _worker(
     start: Any,
     out: Any,
 ) -> None:
-    from django.db import connections
-
-    connections.close_all()  # never share the parent's sockets
+    connections_release()
     operation = job(index)
     latencies: list[float] = []
     errors = 0
@@ -108,15 +117,13 @@ def _worker(
             errors += 1
             continue
         latencies.append((time.perf_counter() - now) * 1000)
-    connections.close_all()
+    connections_release()
     out.put((latencies, errors))
 
 
 def measure(label: str, job: Callable[[int], Callable[[], None]], *, workers: int, seconds: float) -> Run:
     """Run ``job(i)()`` in a loop in ``workers`` processes for ``seconds``, all released together."""
-    from django.db import connections
-
-    connections.close_all()
+    connections_release()
     ctx = mp.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(job, i, seconds, start, out)) for i in range(workers)]

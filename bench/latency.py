@@ -88,13 +88,12 @@ def clients_main(port: int, tokens: dict[int, str], conn: Any, connect_concurren
 
 
 def _driver(index: int, user_ids: list[int], rate: float | None, seconds: float, count: int, out: Any) -> None:
-    from django.db import connections
 
     from realtime import notify
     from wallets import services
     from wallets.models import User
 
-    connections.close_all()
+    harness.connections_release()
     stamps: list[Stamp] = []
     original = notify.transaction_committed
 
@@ -123,7 +122,7 @@ def _driver(index: int, user_ids: list[int], rate: float | None, seconds: float,
         done += 1
     elapsed = time.perf_counter() - began
     notify._Pusher.get(notify.get_channel_layer()).flush(10)  # type: ignore[arg-type]
-    connections.close_all()
+    harness.connections_release()
     out.put((stamps, errors, elapsed))
 
 
@@ -131,9 +130,8 @@ def drive(
     user_ids: list[int], *, workers: int, rate: float | None = None, seconds: float = 0.0, count: int = 0
 ) -> tuple[list[Stamp], int, float]:
     """Transfers from ``workers`` processes: ``rate`` per second in all (None: as fast as they go)."""
-    from django.db import connections
 
-    connections.close_all()
+    harness.connections_release()
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     per_worker_rate = rate / workers if rate else None
@@ -194,12 +192,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     user_ids = wallets_create(args.sockets)
     tokens = tokens_create(user_ids)
     from django.core.management import call_command
-    from django.db import connections
 
     from ledger.models import Transaction
 
     start_seq = Transaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    connections.close_all()
+    harness.connections_release()
 
     with daphne(args.database_url, args.redis_url) as (_server, port):
         ctx = mp.get_context("fork")

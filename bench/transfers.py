@@ -1,9 +1,11 @@
 """`transfers`: the service function against the raw-SQL ceiling, same run, same database.
 
 Django: ``wallets.services.transfer_create`` (no HTTP), each worker a process
-with its own connection. Ceiling: the same transfer as raw SQL through
-psycopg2 — one transaction that locks both wallet rows in id order, updates
-both balances and inserts one ledger row. Scenarios: ``spread`` (random pairs
+with its own connection. Ceiling: the same transfer as raw SQL
+through psycopg 3, the service's driver (which prepares the ceiling's repeated
+statements server-side; Django's backend does not) — one transaction that
+locks both wallet rows in id order, updates both balances and inserts one
+ledger row. Scenarios: ``spread`` (random pairs
 over many wallets: low contention) and ``hot`` (every transfer touches one
 wallet, in both directions). ``django`` runs without the on-commit push (as
 the ceiling, which pushes nothing); ``django+push`` with it, through
@@ -116,23 +118,23 @@ def django_job(scenario: str, user_ids: list[int], *, push: bool) -> Callable[[i
 
 def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[int], Callable[[], None]]:
     def make(index: int) -> Callable[[], None]:
-        import psycopg2
+        import psycopg
         from django.utils import timezone
 
         from ledger.hashing import row_hash_compute
 
-        conn = psycopg2.connect(database_url)
+        conn = psycopg.connect(database_url)
         next_pair = pairs(scenario, user_ids, seed=index)
         amount = Decimal("1.00")
 
         def transfer() -> None:
             sender, receiver = next_pair()
-            with conn, conn.cursor() as cursor:  # one transaction, committed on exit
+            with conn.transaction(), conn.cursor() as cursor:  # one transaction, committed on exit
                 cursor.execute(SQL_LOCK, (sender, receiver))
                 cursor.execute(SQL_DEBIT, {"amount": amount, "today": timezone.localdate(), "user": sender})
-                s_balance, s_version = cursor.fetchone()
+                s_balance, s_version = cursor.fetchone() or (None, None)
                 cursor.execute(SQL_CREDIT, (amount, receiver))
-                r_balance, r_version = cursor.fetchone()
+                r_balance, r_version = cursor.fetchone() or (None, None)
                 row = {
                     "transaction_type": "TRANSFER",
                     "status": "SUCCESS",

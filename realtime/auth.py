@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
+from realtime.selectors import any_thread
 from wallets.selectors import user_for_token
 
 Scope = dict[str, Any]
@@ -32,9 +32,12 @@ def bearer_token(scope: Scope) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-@database_sync_to_async
-def _user_for_token(key: str) -> Any:
+def _user_or_anonymous(key: str) -> Any:
     return user_for_token(key=key) or AnonymousUser()
+
+
+# One read that shares nothing with its thread: any executor thread will do.
+_user_for_token = any_thread(_user_or_anonymous)
 
 
 class TokenAuthMiddleware:

@@ -17,7 +17,6 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -36,10 +35,10 @@ logger = logging.getLogger(__name__)
 
 MAX_SEQ = 2**63 - 1
 
-hello_for_user = database_sync_to_async(selectors.hello_for_user)
-replay_page = database_sync_to_async(selectors.replay_page)
-remaining_today_for_user = database_sync_to_async(selectors.remaining_today_for_user)
-pong_for_user = database_sync_to_async(selectors.pong_for_user)
+hello_for_user = selectors.any_thread(selectors.hello_for_user)
+replay_page = selectors.any_thread(selectors.replay_page)
+remaining_today_for_user = selectors.any_thread(selectors.remaining_today_for_user)
+pong_for_user = selectors.any_thread(selectors.pong_for_user)
 
 
 class WalletConsumer(AsyncJsonWebsocketConsumer):
@@ -99,8 +98,9 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_ping(self, frame: dict[str, Any]) -> None:
         assert self.user_id is not None and self.group is not None
-        # Re-joining refreshes the membership, which channels-redis expires after
-        # `group_expiry` (a day) however long the socket has been open.
+        # Re-joining renews a membership the layer may have lost (the original
+        # channels-redis layer expires groups after a day; a Pub/Sub subscription
+        # can be dropped); for a membership that is there it changes nothing.
         try:
             await self.channel_layer.group_add(self.group, self.channel_name)
         except Exception as exc:  # no live events can reach this socket: make the client reconnect

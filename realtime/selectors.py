@@ -2,34 +2,87 @@
 
 Each is one synchronous read; the consumer calls them through
 ``database_sync_to_async`` so the event loop never waits on the database.
+They share nothing with other code on their thread, so ``any_thread`` runs
+them on any thread of the executor, each on a connection from the pool: a
+burst of handshakes reads in parallel instead of queueing behind Django's one
+thread-sensitive thread.
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import close_old_connections, connection
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from ledger.models import Transaction
-from realtime.events import HelloFrame, PongFrame, TransactionFrame, party_figures, transaction_frame
+from realtime.events import HelloFrame, PongFrame, TransactionFrame, transaction_frame
 from wallets import selectors as wallet_selectors
 from wallets.models import Wallet
-from wallets.money import ZERO, money_str
+from wallets.money import money_str
+from wallets.statements import Statement
+
+
+def any_thread[T](read: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``read`` as a coroutine function running on any executor thread (``thread_sensitive=False``).
+
+    The connection goes back to the pool as ``read`` returns, on its own thread
+    and context: the close that ``database_sync_to_async`` adds around the call
+    was seen to leave the connection checked out of the pool here.
+    """
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return read(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return database_sync_to_async(run, thread_sensitive=False)
+
+
+def _hello_query(user: int) -> QuerySet[Wallet, Any]:
+    newest = Transaction.objects.order_by("-id").values("id")
+    return (
+        Wallet.objects.filter(user_id=user)
+        .annotate(
+            last_sent=Subquery(newest.filter(sender_id=OuterRef("user_id"))[:1]),
+            last_received=Subquery(
+                newest.filter(receiver_id=OuterRef("user_id"), status=Transaction.Status.SUCCESS)[:1]
+            ),
+        )
+        .values_list("balance", "version", "spent_on", "spent_today", "daily_limit", "last_sent", "last_received")
+    )
+
+
+# Every handshake runs it: compiled once per connection (wallets/statements.py).
+_HELLO = Statement(_hello_query, user=-1)
 
 
 def hello_for_user(*, user_id: int) -> HelloFrame:
-    """The ``hello`` frame: balance, version and last seq all from the user's latest ledger entry.
+    """The ``hello`` frame: balance, version, last seq and the limit left today, in one statement.
 
-    Taken from one row, so the three always agree even while transfers commit
-    (a wallet read followed by a ledger read could straddle a commit).
+    One statement is one snapshot, so the wallet's figures and the last seq
+    always agree even while transfers commit (two reads could straddle a
+    commit). Every balance change appends a ledger row under the wallet's lock,
+    so the wallet's balance and version are those after the user's last entry.
+    The last seq is the newer of the user's last sent entry (any status) and
+    last received SUCCESS entry, each one step down its (party, id) index.
     """
-    latest = next(iter(_entries_of(user_id=user_id, newest_first=True, limit=1)), None)
-    balance, version = party_figures(latest, user_id) if latest else (money_str(ZERO), 0)
+    rows = _HELLO.rows(user=user_id)
+    if not rows:
+        raise Wallet.DoesNotExist(f"user {user_id} has no wallet")
+    (row,) = rows
+    balance, version, spent_on, spent_today, daily_limit, last_sent, last_received = row
+    wallet = Wallet(spent_on=spent_on, spent_today=spent_today, daily_limit=daily_limit)
     return {
         "type": "hello",
         "user_id": user_id,
-        "balance": balance,
+        "balance": money_str(balance),
         "version": version,
-        "last_seq": latest.pk if latest else 0,
-        "remaining_today": remaining_today_for_user(user_id=user_id),
+        "last_seq": max(last_sent or 0, last_received or 0),
+        "remaining_today": money_str(wallet_selectors.wallet_remaining_today(wallet=wallet)),
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +29,8 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     server = urlsplit(os.environ["DATABASE_URL"])
     name = f"paylane_bench_smoke_{os.getpid()}_{request.node.name[5:25]}"
     yield urlunsplit(server._replace(path=f"/{name}"))
-    admin = psycopg2.connect(urlunsplit(server._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with psycopg.connect(urlunsplit(server._replace(path="/postgres")), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def bench(name: str, database_url: str, results: Path, *options: str) -> dict[str, Any]:

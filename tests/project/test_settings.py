@@ -75,9 +75,10 @@ def test_database_url_and_redis_url_switch_to_the_real_parts() -> None:
         DATABASE_URL="postgres://u@db.invalid:5432/x",
         REDIS_URL="redis://cache.invalid:6379/0",
     )
-    assert result.stdout.split() == ["django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer"], (
-        result.stderr
-    )
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
+    ], result.stderr
 
 
 def test_production_cookies_are_secure_and_host_prefixed() -> None:

@@ -5,28 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from channels.layers import get_channel_layer
-from channels_redis.core import ChannelLock, RedisChannelLayer
 from django.conf import settings
 
 from tests.support.live import Daphne, daphne
 from wallets.models import User
-
-
-@pytest.fixture(autouse=True)
-def _receive_locks_of_one_loop() -> Iterator[None]:
-    """Test-only: every communicator test runs in a new event loop, daphne runs one forever.
-
-    channels-redis keeps per-channel receive locks (asyncio.Lock, bound to the
-    loop that used them) on the shared layer; a backup cleaner still pending when
-    a test's loop ends leaves one locked, and the next test's loop then fails with
-    "bound to a different event loop". Start each test with fresh ones.
-    """
-    yield
-    layer = get_channel_layer()
-    if isinstance(layer, RedisChannelLayer):
-        layer.receive_clean_locks = ChannelLock()
-        layer.receive_cleaners = []
 
 
 @pytest.fixture
