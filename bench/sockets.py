@@ -27,12 +27,12 @@ from typing import Any
 from bench import harness
 from bench.http import DEFAULT_REDIS_URL
 from bench.transfers import wallets_create
-from bench.ws import daphne, nofile_raise, percentiles, redis_flush, rss_kib, socket_open, tokens_create
+from bench.ws import daphne, daphnes, nofile_raise, percentiles, redis_flush, rss_kib, socket_open, tokens_create
 
 # --- Connect storm ---------------------------------------------------------------------
 
 
-async def _storm(port: int, tokens: list[str], rate: float, timeout: float) -> dict[str, Any]:
+async def _storm(ports: list[int], tokens: list[str], rate: float, timeout: float) -> dict[str, Any]:
     times: list[float] = []
     failures: list[str] = []
     sockets: list[Any] = []
@@ -41,7 +41,8 @@ async def _storm(port: int, tokens: list[str], rate: float, timeout: float) -> d
     async def one(index: int, token: str) -> None:
         await asyncio.sleep(max(0.0, began + index / rate - time.perf_counter()))
         try:
-            ws, _, seconds = await socket_open(port, token, timeout=timeout)
+            # Round robin over the daphnes, as a load balancer in front of them would.
+            ws, _, seconds = await socket_open(ports[index % len(ports)], token, timeout=timeout)
         except Exception as exc:
             failures.append(type(exc).__name__)
             return
@@ -63,8 +64,8 @@ async def _storm(port: int, tokens: list[str], rate: float, timeout: float) -> d
     }
 
 
-def storm_main(port: int, tokens: list[str], rate: float, timeout: float, out: Any) -> None:
-    out.put(asyncio.run(_storm(port, tokens, rate, timeout)))
+def storm_main(ports: list[int], tokens: list[str], rate: float, timeout: float, out: Any) -> None:
+    out.put(asyncio.run(_storm(ports, tokens, rate, timeout)))
 
 
 # --- Idle sockets ----------------------------------------------------------------------
@@ -112,11 +113,11 @@ def hold_main(port: int, tokens: list[str], conn: Any, concurrency: int, ping_sa
     asyncio.run(_hold(port, tokens, conn, concurrency, ping_sample))
 
 
-def warm_up(port: int, tokens: list[str]) -> None:
-    """A few handshakes on a fresh daphne (imports, first queries), then closed: a running server is warm."""
+def warm_up(ports: list[int], tokens: list[str]) -> None:
+    """A few handshakes on each fresh daphne (imports, first queries), then closed: a running server is warm."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
-    proc = ctx.Process(target=storm_main, args=(port, tokens, 100.0, 30.0, out))
+    proc = ctx.Process(target=storm_main, args=(ports, tokens, 100.0, 30.0, out))
     proc.start()
     out.get(timeout=60)
     proc.join()
@@ -125,7 +126,7 @@ def warm_up(port: int, tokens: list[str]) -> None:
 
 def hold(port: int, pid: int, tokens: list[str], *, clients: int, idle: float, concurrency: int) -> dict[str, Any]:
     ctx = mp.get_context("fork")
-    warm_up(port, tokens[-5:])  # so the baseline includes the code and caches every socket touches
+    warm_up([port], tokens[-5:])  # so the baseline includes the code and caches every socket touches
     baseline = rss_kib(pid)
     shares = [tokens[i::clients] for i in range(clients)]
     pipes = [ctx.Pipe() for _ in shares]
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--storm", type=int, default=1_000, help="handshakes in the connect storm (0: skip)")
     parser.add_argument("--storm-rate", type=float, default=500.0)
+    parser.add_argument(
+        "--storm-daphnes", type=int, default=2, help="daphne processes the storm is spread over (round robin)"
+    )
     parser.add_argument("--sockets", type=int, default=10_000, help="idle sockets to hold (0: skip)")
     parser.add_argument("--clients", type=int, default=4, help="client processes for the idle sockets")
     parser.add_argument(
@@ -211,17 +215,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     harness.django_setup(args.database_url, args.redis_url)
     user_ids = wallets_create(max(args.storm, args.sockets, 5))
     tokens = list(tokens_create(user_ids).values())
-    from django.db import connections
 
-    connections.close_all()
+    harness.connections_release()
     extra_env = dict(item.split("=", 1) for item in args.daphne_env)
     report: dict[str, Any] = {"args": vars(args), "nofile_limit": limit}
     ctx = mp.get_context("fork")
     if args.storm:
-        with daphne(args.database_url, args.redis_url, extra_env) as (_, port):
+        with daphnes(args.storm_daphnes, args.database_url, args.redis_url, extra_env) as ports:
             out = ctx.Queue()
-            warm_up(port, tokens[-5:])
-            proc = ctx.Process(target=storm_main, args=(port, tokens[: args.storm], args.storm_rate, 30.0, out))
+            warm_up(ports, tokens[-5 * len(ports) :])
+            proc = ctx.Process(target=storm_main, args=(ports, tokens[: args.storm], args.storm_rate, 30.0, out))
             proc.start()
             try:
                 report["storm"] = out.get(timeout=args.storm / args.storm_rate + 120)

@@ -60,6 +60,25 @@ def daphne(
             procs[0].wait(10)
 
 
+@contextmanager
+def daphnes(
+    count: int, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[list[int]]:
+    """``count`` daphne processes behind one Redis (one service); their ports. Killed on exit."""
+    procs, ports = daphnes_start(count, database_url, redis_url, extra_env)
+    try:
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of a process (``VmRSS`` in ``/proc/<pid>/status``), KiB."""
     with open(f"/proc/{pid}/status") as status:
