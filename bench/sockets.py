@@ -1,8 +1,11 @@
 """`sockets`: a connect storm, then how many idle authenticated websockets one daphne holds.
 
-``storm``: after five warm-up handshakes, ``--storm`` authenticated handshakes started at ``--storm-rate``
-per second (open loop: each starts on schedule whatever the others do) against
-a fresh daphne; a handshake counts as accepted when its hello frame arrives,
+``storm``: after five warm-up handshakes per daphne, ``--storm`` authenticated
+handshakes started at ``--storm-rate`` per second (open loop: each starts on
+schedule whatever the others do), round robin over ``--storm-daphnes`` fresh
+daphne processes behind one Redis, as a load balancer would spread them; one
+storm per rate of a comma list, so the report shows where the latency target
+stops holding. A handshake counts as accepted when its hello frame arrives,
 and its time runs from the TCP connect to that hello.
 
 ``hold``: ``--sockets`` sockets, one user each, opened by ``--clients`` client
@@ -184,7 +187,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL + "_sockets")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--storm", type=int, default=1_000, help="handshakes in the connect storm (0: skip)")
-    parser.add_argument("--storm-rate", type=float, default=500.0)
+    parser.add_argument(
+        "--storm-rate",
+        default="500,400,250",
+        help="offered handshakes/s; a comma list runs one storm per rate (the first is the target's)",
+    )
     parser.add_argument(
         "--storm-daphnes", type=int, default=2, help="daphne processes the storm is spread over (round robin)"
     )
@@ -221,20 +228,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"args": vars(args), "nofile_limit": limit}
     ctx = mp.get_context("fork")
     if args.storm:
+        rates = [float(rate) for rate in args.storm_rate.split(",")]
         with daphnes(args.storm_daphnes, args.database_url, args.redis_url, extra_env) as ports:
-            out = ctx.Queue()
             warm_up(ports, tokens[-5 * len(ports) :])
-            proc = ctx.Process(target=storm_main, args=(ports, tokens[: args.storm], args.storm_rate, 30.0, out))
-            proc.start()
-            try:
-                report["storm"] = out.get(timeout=args.storm / args.storm_rate + 120)
-            finally:
-                proc.join(30)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join()
+            storms = []
+            for rate in rates:
+                out = ctx.Queue()
+                proc = ctx.Process(target=storm_main, args=(ports, tokens[: args.storm], rate, 30.0, out))
+                proc.start()
+                try:
+                    storms.append({"daphnes": len(ports), **out.get(timeout=args.storm / rate + 120)})
+                finally:
+                    proc.join(30)
+                    if proc.is_alive():
+                        proc.kill()
+                        proc.join()
+                time.sleep(1)  # the sockets of this storm close before the next one starts
+        report["storm"], report["storms"] = storms[0], storms
         print("connect storm:")
-        print(harness.table([report["storm"]], ["handshakes", "accepted_pct", "seconds", "p50_ms", "p99_ms", "max_ms"]))
+        columns = ["daphnes", "handshakes", "offered_rate", "accepted_pct", "seconds", "p50_ms", "p99_ms", "max_ms"]
+        print(harness.table(storms, columns))
     if args.sockets:
         if not args.keep_redis:
             redis_flush(args.redis_url)
