@@ -16,7 +16,7 @@ from wallets.statements import Insert
 
 # Arbitrary constant key of the sealers' PostgreSQL advisory lock ("PAYLSEAL").
 SEALER_LOCK_KEY = 0x5041594C5345414C
-# The ledger row INSERT, compiled once per connection (wallets/statements.py).
+# The ledger row INSERT, compiled once per database alias (wallets/statements.py).
 _ENTRY_INSERT = Insert(Transaction)
 
 

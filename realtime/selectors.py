@@ -56,7 +56,7 @@ def _hello_query(user: int) -> QuerySet[Wallet, Any]:
     )
 
 
-# Every handshake runs it: compiled once per connection (wallets/statements.py).
+# Every handshake runs it: compiled once per database alias (wallets/statements.py).
 _HELLO = Statement(_hello_query, user=-1)
 
 

@@ -9,7 +9,7 @@ Pushes leave the process only after COMMIT, through ``transaction.on_commit``.
 
 A transfer is five database round trips: BEGIN, the lock (which also reads
 everything the checks and the push need), one UPDATE of both wallets, the
-ledger INSERT, COMMIT. Its statements are compiled once per connection
+ledger INSERT, COMMIT. Its statements are compiled once per database alias
 (``wallets/statements.py``): Django compiling them afresh on every call cost
 more CPU than the database spent on the whole transfer (docs/performance.md).
 """

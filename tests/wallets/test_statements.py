@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import Any
 from unittest import mock
@@ -37,7 +38,7 @@ def test_a_transfer_is_one_lock_one_balance_write_and_one_ledger_insert(alice: U
     assert insert.startswith('INSERT INTO "ledger_transaction"')
 
 
-def test_a_statement_is_compiled_once_per_connection_and_then_reused(alice: User, bob: User) -> None:
+def test_a_statement_is_compiled_once_and_then_reused(alice: User, bob: User) -> None:
     statement = Statement(BALANCE.build, user=-1)
     with mock.patch.object(statement, "_compile", wraps=statement._compile) as compile_:
         first = statement.rows(user=alice.pk)
@@ -46,6 +47,21 @@ def test_a_statement_is_compiled_once_per_connection_and_then_reused(alice: User
     assert compile_.call_count == 1
     assert first == [[Decimal("1000.00"), None]]
     assert second == [[Decimal("0.00"), None]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_compiled_on_one_thread_runs_on_another_threads_connection(alice: User) -> None:
+    # Under ASGI every request has a thread and a connection of its own.
+    statement = Statement(BALANCE.build, user=-1)
+    results: list[list[list[Any]]] = []
+    with mock.patch.object(statement, "_compile", wraps=statement._compile) as compile_:
+        results.append(statement.rows(user=alice.pk))
+        worker = threading.Thread(target=lambda: (results.append(statement.rows(user=alice.pk)), connection.close()))
+        worker.start()
+        worker.join()
+
+    assert compile_.call_count == 1
+    assert results == [[[Decimal("1000.00"), None]]] * 2
 
 
 @pytest.mark.parametrize("amount", ["0.01", "123456789012.34", "999999999999.99"])
