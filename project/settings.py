@@ -235,9 +235,13 @@ PAYLANE_IDEMPOTENCY_KEEP_HOURS = env.int("PAYLANE_IDEMPOTENCY_KEEP_HOURS", defau
 
 if REDIS_URL:
     # Shared by every process: the rate limit counts one user's calls wherever they land.
+    # django-redis, not Django's own RedisCache: under ASGI every request gets a cache
+    # object of its own, and Django's opened a new Redis connection for each (measured:
+    # a connect and health check on every API call); django-redis keeps one connection
+    # pool per process.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "paylane",
         }
