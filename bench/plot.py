@@ -4,6 +4,7 @@
 without the push) against the raw-SQL ceiling, per scenario.
 ``docs/bench-http.png``: transfers/s through daphne against clients, per daphne count.
 ``docs/bench-latency.png``: commit -> both parties' events, p50/p99/max per phase.
+``docs/bench-storm.png``: connect-storm handshake latency (p50/p99) against the offered rate.
 """
 
 from __future__ import annotations
@@ -83,5 +84,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         fig.tight_layout()
         fig.savefig(args.out / "bench-latency.png", dpi=90)
         written.append("bench-latency.png")
+    sockets = _load("sockets")
+    storms = [s for s in (sockets or {}).get("storms", []) if s["p99_ms"] is not None]
+    if len(storms) > 1:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ordered = sorted(storms, key=lambda s: s["offered_rate"])
+        for key in ("p50_ms", "p99_ms"):
+            ax.plot([s["offered_rate"] for s in ordered], [s[key] for s in ordered], marker="o", label=key[:3])
+        ax.axhline(50, color="grey", linestyle="--", linewidth=1, label="target p99 50 ms")
+        ax.set_yscale("log")
+        daphnes = ordered[0].get("daphnes", 1)
+        ax.set(title=f"connect storm, {daphnes} daphne(s)", xlabel="handshakes/s offered", ylabel="ms (log)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.out / "bench-storm.png", dpi=90)
+        written.append("bench-storm.png")
     print("wrote", ", ".join(written) or "nothing (no result files)")
     return {"written": written}
