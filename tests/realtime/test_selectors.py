@@ -27,3 +27,25 @@ def test_replay_pages_return_exactly_the_users_history_oldest_first(alice: User,
             cursor = page[-1]["seq"]
         assert seen == expected, user.username
         assert selectors.hello_for_user(user_id=user.pk)["last_seq"] == expected[-1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_handshake_reads_give_their_connections_back_to_the_pool(alice: User) -> None:
+    # Every handshake reads twice (token, hello): one connection kept per read
+    # would empty the pool (PAYLANE_DB_POOL_SIZE) after a few handshakes.
+    from django.db import connection
+
+    from tests.realtime.communicator import connected, run
+
+    async def handshake() -> None:
+        comm, hello = await connected(alice)
+        assert hello["user_id"] == alice.pk
+        await comm.disconnect()
+
+    for _ in range(5):  # each in a new event loop, so on new executor threads
+        run(handshake)
+    connection.close()  # the test's own connection, too
+
+    stats = connection.pool.get_stats()
+    assert stats["pool_available"] == stats["pool_size"]
