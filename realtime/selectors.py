@@ -92,8 +92,8 @@ def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[Transaction
     return [transaction_frame(entry, user_id) for entry in entries]
 
 
-def _entries_of(*, user_id: int, limit: int, after_seq: int = 0, newest_first: bool = False) -> list[Transaction]:
-    """The rows of ``wallets.selectors.transactions_for_user`` after ``after_seq``, ``limit`` at most.
+def _entries_of(*, user_id: int, limit: int, after_seq: int) -> list[Transaction]:
+    """The rows of ``wallets.selectors.transactions_for_user`` after ``after_seq``, oldest first, ``limit`` at most.
 
     Its ``sender = u OR (receiver = u AND SUCCESS)`` with ORDER BY id and LIMIT
     lets PostgreSQL walk the primary key and filter, which for a quiet user in a
@@ -102,11 +102,10 @@ def _entries_of(*, user_id: int, limit: int, after_seq: int = 0, newest_first: b
     snapshots, and an entry committed between them could be skipped for good.
     """
     table = connection.ops.quote_name(Transaction._meta.db_table)
-    direction = "DESC" if newest_first else "ASC"
     sql = (
-        f"SELECT id FROM (SELECT id FROM {table} WHERE sender_id = %s AND id > %s ORDER BY id {direction} LIMIT %s) s"
+        f"SELECT id FROM (SELECT id FROM {table} WHERE sender_id = %s AND id > %s ORDER BY id LIMIT %s) s"
         f" UNION ALL SELECT id FROM (SELECT id FROM {table} WHERE receiver_id = %s AND status = %s AND id > %s"
-        f" ORDER BY id {direction} LIMIT %s) r ORDER BY id {direction} LIMIT %s"
+        f" ORDER BY id LIMIT %s) r ORDER BY id LIMIT %s"
     )
     params: list[int | str] = [user_id, after_seq, limit, user_id, Transaction.Status.SUCCESS, after_seq, limit, limit]
     with connection.cursor() as cursor:
