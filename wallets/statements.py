@@ -97,7 +97,11 @@ class Insert:
         self._sql: dict[tuple[str, str], str] = {}
 
     def save(self, instance: Model, using: str = DEFAULT_DB_ALIAS) -> None:
-        """Insert ``instance`` (a new row) and give it its primary key, as ``save(force_insert=True)`` would."""
+        """Insert ``instance`` (a new row) and give it its primary key, as ``save(force_insert=True)`` would.
+
+        Unlike ``save()``, no ``pre_save``/``post_save`` signal is sent (the
+        house style keeps logic out of signals; nothing listens to these rows).
+        """
         connection = connections[using]
         sql = self._sql.get((using, connection.vendor)) or self._compile(connection, instance)
         params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
