@@ -105,7 +105,10 @@ if env.str("DATABASE_URL", default=""):
         }
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+    # With the pool: each connection is checked (one empty query) as it is handed out,
+    # so one that PostgreSQL dropped (restart, failover, an administrator) is replaced
+    # instead of failing the request that drew it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 else:
     DATABASES = {
         "default": {
