@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -130,7 +132,11 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
         """The list as filtered and searched on screen, streamed as CSV in id order."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
-        rows = self.get_changelist_instance(request).get_queryset(request).order_by("id")
+        try:
+            rows = self.get_changelist_instance(request).get_queryset(request).order_by("id")
+        except (IncorrectLookupParameters, ValidationError):
+            # A filter value the list cannot apply (the changelist itself answers it with ?e=1).
+            return HttpResponse("The export's filters are not valid; export from the filtered list.", status=400)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         response = StreamingHttpResponse(csv_streaming_content(request, csv_lines(rows)), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -28,12 +29,15 @@ def entry_append(
     sender: Wallet | None = None,
     status: str = Transaction.Status.SUCCESS,
     failure_reason: str = "",
+    created_at: datetime | None = None,
 ) -> Transaction:
     """Insert one ledger row with each party's balance and version after it.
 
     Call inside the caller's transaction, with the wallets locked (for a FAILED
     row, the sender's) and their new balance/version already written: the row
     copies those figures. A FAILED row records no receiver figures.
+    ``created_at`` is the caller's one clock reading for the whole movement
+    (the day its daily limit counted is the day of this time); now by default.
     The row's SHA-256 (``ledger/hashing.py``) is computed here from the values
     about to be inserted: no query and no lock beyond the caller's.
     """
@@ -50,7 +54,7 @@ def entry_append(
         receiver_balance_after=None if failed else receiver.balance,
         receiver_version_after=None if failed else receiver.version,
         failure_reason=failure_reason,
-        created_at=timezone.now(),
+        created_at=created_at or timezone.now(),
     )
     entry.row_hash = hashing.row_hash_compute({name: getattr(entry, name) for name in hashing.ROW_FIELDS})
     # Parties whose wallets came with their users (select_related) ride along,

@@ -10,6 +10,7 @@ supplies development values; real environment variables win over it.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,6 +106,24 @@ if env.str("DATABASE_URL", default=""):
         }
     else:
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A stuck lock or a runaway query must not hold a request forever. Web
+        # processes (daphne, the test suite, `manage.py runserver`) wait at most
+        # PAYLANE_DB_LOCK_TIMEOUT for a row lock and PAYLANE_DB_STATEMENT_TIMEOUT
+        # for a statement; a money movement that hits either answers 503 `busy`
+        # with nothing changed (wallets.busy). manage.py's other commands
+        # (migrate, verify_ledger, export_ledger on a large ledger) run without them.
+        timeouts = {
+            "lock_timeout": env.str("PAYLANE_DB_LOCK_TIMEOUT", default="5s"),
+            "statement_timeout": env.str("PAYLANE_DB_STATEMENT_TIMEOUT", default="30s"),
+        }
+        for name, value in timeouts.items():
+            if not re.fullmatch(r"[0-9]+(ms|s|min)?", value):
+                raise ImproperlyConfigured(f"PAYLANE_DB_{name.upper()} must look like 5s, 500ms or 0, not {value!r}")
+        if env.str("PAYLANE_PROCESS", default="web") == "web":
+            options = " ".join(f"-c {name}={value}" for name, value in timeouts.items())
+            existing = DATABASES["default"].setdefault("OPTIONS", {}).get("options", "")
+            DATABASES["default"]["OPTIONS"]["options"] = f"{existing} {options}".strip()
     # With the pool: each connection is checked (one empty query) as it is handed out,
     # so one that PostgreSQL dropped (restart, failover, an administrator) is replaced
     # instead of failing the request that drew it.
@@ -231,8 +250,13 @@ PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
 # The JSON API under /api/v1/ (wallets/api/, docs/api.md): DRF with Bearer tokens and
 # sessions, Decimal JSON, one error envelope, per-user money-movement rate limit in the cache,
 # django-axes lockout for the login page and the token endpoint.
+# Rate limits (wallets/ratelimit.py), the same for the pages and the API.
 PAYLANE_TRANSFER_RATE = env.str("PAYLANE_TRANSFER_RATE", default="60/m")
 PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
+PAYLANE_SIGNIN_RATE = env.str("PAYLANE_SIGNIN_RATE", default="30/m")
+PAYLANE_RECIPIENT_LOOKUP_RATE = env.str("PAYLANE_RECIPIENT_LOOKUP_RATE", default="10/h")
+# Reverse proxies in front of the service, each appending to X-Forwarded-For (wallets/clientip.py).
+PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
 PAYLANE_IDEMPOTENCY_KEEP_HOURS = env.int("PAYLANE_IDEMPOTENCY_KEEP_HOURS", default=24)
 
@@ -242,11 +266,14 @@ if REDIS_URL:
     # object of its own, and Django's opened a new Redis connection for each (measured:
     # a connect and health check on every API call); django-redis keeps one connection
     # pool per process.
+    # Short socket timeouts: a Redis that stopped answering costs a request at
+    # most this long before the rate limits count per process (wallets/ratelimit.py).
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "paylane",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
 else:
@@ -286,4 +313,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("PAYLANE_LOGIN_COOLOFF_MINUTES", d
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "wallets.lockout.lockout_response"
+# The same client address as every other limit (django-ipware, PAYLANE_PROXY_COUNT), and
+# usernames in lower case: sign-in ignores case, so a lockout must too.
+AXES_CLIENT_IP_CALLABLE = "wallets.clientip.client_ip"
+AXES_USERNAME_CALLABLE = "wallets.lockout.lockout_username"
 AXES_VERBOSE = False

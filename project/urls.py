@@ -12,3 +12,5 @@ urlpatterns = [
     re_path(r"^api(?:/.*)?$", api_fallback),
     path("", include("wallets.urls")),
 ]
+
+handler500 = "project.errors.server_error"

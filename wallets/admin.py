@@ -19,14 +19,26 @@ from wallets.models import Profile, User, Wallet
 
 @admin.register(User)
 class PaylaneUserAdmin(UserAdmin):
-    pass
+    """Users are deactivated (``is_active``), never deleted: their ledger rows name them for good."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only: a profile is made by sign-up with its user and wallet, and never removed."""
+
     list_display = ["user", "mobile_number"]
     search_fields = ["user__username", "mobile_number"]
     readonly_fields = ["user", "mobile_number"]
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 class DailyLimitChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
@@ -51,6 +63,7 @@ class WalletAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """
 
     list_display = ["user", "balance", "version", "daily_limit", "created_at", "audit_link"]
+    actions = None
     search_fields = ["=user__username", "=user__profile__mobile_number"]
     list_select_related = ["user"]
     fields = ["user", "balance", "version", "daily_limit", "spent_on", "spent_today", "created_at"]

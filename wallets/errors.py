@@ -91,3 +91,18 @@ class IdempotencyInProgress(WalletError):
     code = "idempotency_in_progress"
     field = "Idempotency-Key"
     default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class RateLimited(WalletError):
+    code = "rate_limited"
+    default_message = "Too many attempts. Try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 0.0, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        # Seconds until the limit's window ends (the API's Retry-After).
+        self.retry_after = retry_after
+
+
+class Busy(WalletError):
+    code = "busy"
+    default_message = "The service is busy and nothing was changed. Please try again in a moment."

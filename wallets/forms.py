@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from wallets.formtokens import form_token_new
+
 
 class AmountField(forms.CharField):
     """Text, not a float or Decimal widget: the service's parser decides."""
@@ -37,18 +39,40 @@ class RegistrationForm(forms.Form):
         return data
 
 
-class AddMoneyForm(forms.Form):
+class OneTimeForm(forms.Form):
+    """A money form: it carries a fresh one-time token each time it is rendered (wallets/formtokens.py)."""
+
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["form_token"].initial = form_token_new()
+
+    def fresh(self) -> OneTimeForm:
+        """This form, with what was typed and its errors, ready to be sent again under a new token."""
+        if self.is_bound:
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+            data[self.add_prefix("form_token")] = form_token_new()
+            self.data = data
+        return self
+
+    def payload(self) -> dict[str, str]:
+        """What was submitted, as the token's record fingerprints it (the token aside)."""
+        return {name: str(value) for name, value in self.cleaned_data.items() if name != "form_token"}
+
+
+class AddMoneyForm(OneTimeForm):
     amount = AmountField()
 
 
-class TransferForm(forms.Form):
+class TransferForm(OneTimeForm):
     to_user_id = forms.CharField(
         max_length=20, label="Recipient user id", widget=forms.TextInput(attrs={"inputmode": "numeric"})
     )
     amount = AmountField()
 
 
-class PayMobileForm(forms.Form):
+class PayMobileForm(OneTimeForm):
     mobile_number = forms.CharField(
         max_length=32,
         label="Recipient mobile number",

@@ -14,6 +14,11 @@ from wallets.api.errors import error_response
 from wallets.forms import RegistrationForm
 
 
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The name a lockout counts against: as typed, in lower case (sign-in ignores case)."""
+    return str((credentials or {}).get("username") or "").strip().lower()
+
+
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:

@@ -10,15 +10,29 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from wallets.money import DECIMAL_PLACES, MAX_DIGITS, ZERO
 
 
+class PaylaneUserManager(UserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The user whose name matches regardless of case: how sign-in finds an account (pages, API, admin).
+
+        Compared as the unique index compares (SQL ``LOWER`` on both sides), so
+        the lookup is that index's and it cannot find two accounts.
+        """
+        return self.get(Exact(Lower("username"), Lower(Value(username or ""))))
+
+
 class User(AbstractUser):
+    objects: PaylaneUserManager = PaylaneUserManager()  # type: ignore[misc]
+
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("username"), name="wallets_user_username_ci_unique"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -54,16 +54,38 @@ def user_for_token(*, key: str) -> User | None:
     return User.from_db(DEFAULT_DB_ALIAS, _USER_FIELDS, rows[0]) if rows else None
 
 
-def transactions_page_for_user(*, user_id: int, before_id: int | None, limit: int) -> list[Transaction]:
-    """Up to ``limit`` of the user's entries with ids below ``before_id``, newest first (keyset page).
+def transactions_page_for_user(
+    *, user_id: int, before_id: int | None = None, after_id: int | None = None, limit: int
+) -> list[Transaction]:
+    """A keyset page of ``transactions_for_user``, newest first: up to ``limit`` entries with ids below
+    ``before_id``, or the ``limit`` entries just above ``after_id`` (the page before it, going back).
 
     Per user, ledger ids follow commit order, so a page never misses a row
-    that commits later: new rows only ever appear above the first page.
+    that commits later: new rows only ever appear above the first page. Each
+    side of the visibility rule (sent, any status; received, SUCCESS) is a
+    range scan of its (party, id) index, combined in one statement (one
+    snapshot): the plain ``OR`` lets PostgreSQL walk the primary key instead,
+    which for a quiet user in a large ledger reads most of the table.
     """
-    entries = transactions_for_user(user_id=user_id)
-    if before_id is not None:
-        entries = entries.filter(id__lt=before_id)
-    return list(entries[:limit])
+    ascending = after_id is not None
+    bound, op = (after_id, ">") if ascending else (before_id, "<")
+    order = "ASC" if ascending else "DESC"
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    where = f" AND id {op} %s" if bound is not None else ""
+    tail: list[int | str] = [bound] if bound is not None else []
+    sql = (
+        f"SELECT id FROM (SELECT id FROM {table} WHERE sender_id = %s{where} ORDER BY id {order} LIMIT %s) s"
+        f" UNION ALL SELECT id FROM (SELECT id FROM {table} WHERE receiver_id = %s AND status = %s{where}"
+        f" ORDER BY id {order} LIMIT %s) r ORDER BY id {order} LIMIT %s"
+    )
+    params: list[int | str] = [user_id, *tail, limit, user_id, Transaction.Status.SUCCESS, *tail, limit, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = sorted((row[0] for row in cursor.fetchall()), reverse=True)
+    if not ids:
+        return []
+    entries = Transaction.objects.select_related("sender", "receiver").in_bulk(ids)
+    return [entries[pk] for pk in ids]
 
 
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:

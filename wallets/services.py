@@ -32,11 +32,14 @@ from rest_framework.authtoken.models import Token
 from ledger.models import Transaction
 from ledger.services import daily_limit_change_record, entry_append
 from realtime import notify
+from wallets import ratelimit
+from wallets.busy import busy_on_timeout
 from wallets.errors import (
     DailyLimitExceeded,
     InsufficientFunds,
     InvalidAmount,
     MobileTaken,
+    RateLimited,
     RecipientNotFound,
     SelfTransfer,
     TopUpLimitExceeded,
@@ -129,14 +132,16 @@ def wallet_top_up(*, user: User, amount: object, on_recorded: OnRecorded | None 
     Transaction: one, durable. Locks: the user's wallet row.
     Side effects: one ADD_MONEY ledger row; ``on_recorded(entry, None)`` inside
     the transaction; after commit, a push to the user.
-    Refusals (bad amount, over the per-operation maximum) record nothing.
+    Refusals (bad amount, over the per-operation maximum, ``Busy`` when the
+    database timed out) record nothing.
     """
     value = amount_parse(amount)
     if value > settings.PAYLANE_TOP_UP_MAX:
         raise TopUpLimitExceeded(
             f"A single top-up may add at most {settings.PAYLANE_TOP_UP_MAX:,} {settings.PAYLANE_CURRENCY}."
         )
-    return _top_up_commit(user_id=user.pk, amount=value, on_recorded=on_recorded)
+    with busy_on_timeout():
+        return _top_up_commit(user_id=user.pk, amount=value, on_recorded=on_recorded)
 
 
 @transaction.atomic(durable=True)
@@ -167,37 +172,55 @@ def transfer_create(
     Exactly one of ``to_user_id`` and ``to_mobile`` names the recipient.
     Transaction: one, durable, for the transfer. Locks: both wallets,
     ascending id. Checks, under the locks: funds first, then the sender's
-    daily limit (calendar day in ``TIME_ZONE``). Side effects: one TRANSFER
-    ledger row; after commit, a push to both parties.
+    daily limit (calendar day in ``TIME_ZONE`` of the one clock reading that
+    also stamps the entry). Side effects: one TRANSFER ledger row; after
+    commit, a push to both parties.
 
     A refusal for funds or the limit rolls the attempt back and then records a
     FAILED row in a second transaction (under the sender's lock), attached to
     the raised error as ``.transaction``. Other refusals record nothing.
     ``on_recorded(entry, refusal)`` runs inside whichever transaction appends
     the ledger row (refusal is None for a SUCCESS row).
+
+    Paying a mobile number that has no account counts against the sender's
+    ``PAYLANE_RECIPIENT_LOOKUP_RATE``; over it, every payment by number is
+    refused (``RateLimited``) before the number is looked up, so the answers
+    cannot map which numbers have accounts. A database timeout is ``Busy``,
+    with nothing recorded.
     """
     value = amount_parse(amount)
-    receiver_id = _recipient_resolve(to_user_id=to_user_id, to_mobile=to_mobile)
+    receiver_id = _recipient_resolve(sender_id=sender.pk, to_user_id=to_user_id, to_mobile=to_mobile)
     if receiver_id == sender.pk:
         raise SelfTransfer()
-    try:
-        return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value, on_recorded=on_recorded)
-    except (InsufficientFunds, DailyLimitExceeded) as refusal:
-        refusal.transaction = _attempt_record_failed(
-            sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal, on_recorded=on_recorded
-        )
-        raise
+    with busy_on_timeout():
+        try:
+            return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value, on_recorded=on_recorded)
+        except (InsufficientFunds, DailyLimitExceeded) as refusal:
+            refusal.transaction = _attempt_record_failed(
+                sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal, on_recorded=on_recorded
+            )
+            raise
 
 
-def _recipient_resolve(*, to_user_id: object, to_mobile: str | None) -> int:
+def _recipient_resolve(*, sender_id: int, to_user_id: object, to_mobile: str | None) -> int:
     if (to_user_id is None) == (to_mobile is None or to_mobile == ""):
         raise ValidationFailed("Name the recipient by user id or by mobile number (one of them).", field="recipient")
     if to_mobile:
         mobile = mobile_normalize(to_mobile)
+        lookup = ratelimit.hit(ratelimit.RECIPIENT_LOOKUPS, sender_id)
+        if not lookup.allowed:
+            minutes = max(1, round(lookup.retry_after / 60))
+            raise RateLimited(
+                "Too many payments to numbers that have no account. "
+                f"Paying by mobile number is paused for about {minutes} minute(s); you can still pay by user id.",
+                retry_after=lookup.retry_after,
+                field="mobile_number",
+            )
         found = Profile.objects.filter(mobile_number=mobile, user__is_active=True).values_list("user_id", flat=True)
         receiver_id = next(iter(found), None)
         if receiver_id is None:
             raise RecipientNotFound("No registered user has that mobile number.")
+        ratelimit.refund(lookup)  # only numbers that match nobody count
         return receiver_id
     text = str(to_user_id).strip() if isinstance(to_user_id, (int, str)) and not isinstance(to_user_id, bool) else ""
     if not (text.isascii() and text.isdigit()) or len(text) > 19:
@@ -247,6 +270,9 @@ def _transfer_commit(
     *, sender_id: int, receiver_id: int, amount: Decimal, on_recorded: OnRecorded | None
 ) -> Transaction:
     wallets = _wallets_lock(sender_id=sender_id, receiver_id=receiver_id)
+    # The one clock reading, taken under the locks (so a wallet's movements read
+    # it in their commit order): the day of the limit and the entry's time agree.
+    now = timezone.now()
     sender, receiver = wallets.get(sender_id), wallets.get(receiver_id)
     if receiver is None:
         raise RecipientNotFound("No registered user has that id.")
@@ -254,7 +280,7 @@ def _transfer_commit(
         raise ValidationFailed("Your account cannot send money.", field="recipient")
     if sender.balance < amount:
         raise InsufficientFunds(f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}.")
-    today = timezone.localdate()
+    today = timezone.localdate(now)
     spent = sender.spent_today if sender.spent_on == today else ZERO
     limit = sender.effective_daily_limit
     if spent + amount > limit:
@@ -270,7 +296,9 @@ def _transfer_commit(
     receiver.balance += amount
     receiver.version += 1
     _balances_write(sender=sender, receiver=receiver)
-    entry = entry_append(transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver)
+    entry = entry_append(
+        transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver, created_at=now
+    )
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)

@@ -1,7 +1,16 @@
-"""Pages. Each view parses a form, calls one service and maps its errors."""
+"""Pages. Each view parses a form, calls one service and maps its errors.
+
+The money forms get the API's protections: the per-user movement limit
+(``wallets.ratelimit``) and a one-time token per rendered form
+(``wallets.formtokens``) that makes a double click, a resubmission or a browser
+retry move money once. Sign-up and sign-in count against the API's
+per-address limits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -11,18 +20,21 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
 
 from ledger.models import Transaction
-from wallets import selectors, services
-from wallets.errors import WalletError
-from wallets.forms import AddMoneyForm, PayMobileForm, RegistrationForm, TransferForm
+from wallets import idempotency, ratelimit, selectors, services
+from wallets.clientip import client_ip
+from wallets.errors import Busy, RateLimited, RecipientNotFound, SelfTransfer, WalletError
+from wallets.forms import AddMoneyForm, OneTimeForm, PayMobileForm, RegistrationForm, TransferForm
+from wallets.formtokens import form_token_key
 from wallets.models import User
 from wallets.money import money_format
+from wallets.services import OnRecorded
 
 RECENT_ON_DASHBOARD = 10
 
@@ -34,6 +46,41 @@ def signed_in_user(request: HttpRequest) -> User:
     return user
 
 
+def _no_wallet(request: HttpRequest) -> HttpResponse:
+    return render(request, "no_wallet.html", status=403)
+
+
+def wallet_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``login_required``, and a clear page (403) for an account without a wallet (``createsuperuser``'s)."""
+
+    @login_required
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not selectors.user_has_wallet(user_id=signed_in_user(request).pk):
+            return _no_wallet(request)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def _limited(limit: ratelimit.Limit, ident: object) -> RateLimited | None:
+    decision = ratelimit.hit(limit, ident)
+    if decision.allowed:
+        return None
+    minutes = max(1, round(decision.retry_after / 60))
+    return RateLimited(f"Too many attempts. Try again in about {minutes} minute(s).", retry_after=decision.retry_after)
+
+
+def _with_retry_after(response: HttpResponse, error: WalletError) -> HttpResponse:
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(max(1, int(error.retry_after + 0.999)))
+    return response
+
+
+def _status_of(error: WalletError) -> int:
+    return 429 if isinstance(error, RateLimited) else 503 if isinstance(error, Busy) else 400
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method != "POST":
@@ -41,9 +88,11 @@ def home(request: HttpRequest) -> HttpResponse:
     login_form = AuthenticationForm(request, prefix="login")
     register_form = RegistrationForm(prefix="register")
     status = 200
+    refusal: WalletError | None = None
     if request.method == "POST" and request.POST.get("action") == "register":
         register_form = RegistrationForm(request.POST, prefix="register")
-        if register_form.is_valid():
+        refusal = _limited(ratelimit.SIGN_UPS, client_ip(request) or "unknown")
+        if refusal is None and register_form.is_valid():
             try:
                 user = services.user_register(
                     username=register_form.cleaned_data["username"],
@@ -56,14 +105,26 @@ def home(request: HttpRequest) -> HttpResponse:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"Welcome, {user.username}. Your wallet is ready.")
                 return redirect("dashboard")
+        elif refusal is not None:
+            register_form.add_error(None, refusal.message)
         status = 400
     elif request.method == "POST":
         login_form = AuthenticationForm(request, data=request.POST, prefix="login")
-        if login_form.is_valid():
+        refusal = _limited(ratelimit.SIGN_INS, client_ip(request) or "unknown")
+        if refusal is not None:
+            login_form = AuthenticationForm(
+                request, prefix="login", initial={"username": request.POST.get("login-username")}
+            )
+            messages.error(request, refusal.message)
+        elif login_form.is_valid():
             login(request, login_form.get_user())
             return redirect("dashboard")
         status = 400
-    return render(request, "home.html", {"login_form": login_form, "register_form": register_form}, status=status)
+    response = render(request, "home.html", {"login_form": login_form, "register_form": register_form}, status=status)
+    if refusal is not None:
+        response.status_code = _status_of(refusal)
+        _with_retry_after(response, refusal)
+    return response
 
 
 @require_POST
@@ -73,7 +134,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-@login_required
+@wallet_required
 @require_http_methods(["GET", "HEAD"])
 def dashboard(request: HttpRequest) -> HttpResponse:
     wallet = selectors.wallet_for_user(user=signed_in_user(request))
@@ -81,7 +142,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "wallet": wallet,
         "spent_today": selectors.wallet_spent_today(wallet=wallet),
         "remaining_today": selectors.wallet_remaining_today(wallet=wallet),
-        "recent": selectors.transactions_for_user(user_id=signed_in_user(request).pk)[:RECENT_ON_DASHBOARD],
+        "recent": selectors.transactions_page_for_user(
+            user_id=signed_in_user(request).pk, before_id=None, limit=RECENT_ON_DASHBOARD
+        ),
         "add_money_form": AddMoneyForm(),
         "transfer_form": TransferForm(),
         "pay_mobile_form": PayMobileForm(),
@@ -89,38 +152,112 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard.html", context)
 
 
-@login_required
+def _id_param(raw: str | None) -> int | None:
+    """A keyset bound from the query string; anything that is not a plausible id is ignored."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
+
+
+@wallet_required
 @require_http_methods(["GET", "HEAD"])
 def transactions(request: HttpRequest) -> HttpResponse:
-    paginator = Paginator(
-        selectors.transactions_for_user(user_id=signed_in_user(request).pk), settings.PAYLANE_HISTORY_PAGE_SIZE
-    )
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "transactions.html", {"page": page})
+    """The whole history, newest first, a keyset page at a time: ``?before=<id>`` (older) or ``?after=<id>`` (newer).
+
+    No count and no offset: every page is two index range scans, however long the history.
+    """
+    user_id, size = signed_in_user(request).pk, settings.PAYLANE_HISTORY_PAGE_SIZE
+    after = _id_param(request.GET.get("after"))
+    before = None if after is not None else _id_param(request.GET.get("before"))
+    if after is not None:
+        entries = selectors.transactions_page_for_user(user_id=user_id, after_id=after, limit=size + 1)
+        has_newer, entries = len(entries) > size, entries[-size:]
+        has_older = bool(entries) and bool(
+            selectors.transactions_page_for_user(user_id=user_id, before_id=entries[-1].pk, limit=1)
+        )
+    else:
+        entries = selectors.transactions_page_for_user(user_id=user_id, before_id=before, limit=size + 1)
+        has_older, entries = len(entries) > size, entries[:size]
+        has_newer = before is not None and bool(
+            entries and selectors.transactions_page_for_user(user_id=user_id, after_id=entries[0].pk, limit=1)
+        )
+    context = {
+        "entries": entries,
+        "newer": entries[0].pk if has_newer and entries else None,
+        "older": entries[-1].pk if has_older and entries else None,
+    }
+    return render(request, "transactions.html", context)
 
 
 class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
-    """GET shows the form; POST calls ``perform`` and maps a refusal to the form."""
+    """GET shows the form; POST runs ``perform`` once per form token and shows its outcome.
+
+    The outcome of a submission is stored with its ledger row (wallets.idempotency):
+    the same form sent again (double click, resubmission, retry) is answered with
+    that first outcome and moves nothing.
+    """
 
     http_method_names = ["get", "head", "post"]
-    form_class: type[forms.Form]
+    form_class: type[OneTimeForm]
+    # Names the form's records apart from the other forms' and the API's.
+    endpoint = ""
     # The form field that a recipient error (unknown, yourself) belongs to.
     recipient_field: str | None = None
 
-    def perform(self, data: dict[str, Any]) -> Transaction:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_authenticated and not selectors.user_has_wallet(user_id=request.user.pk):
+            return _no_wallet(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
         raise NotImplementedError
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refusal = _limited(ratelimit.MONEY_MOVEMENTS, signed_in_user(request).pk)
+        if refusal is None:
+            return super().post(request, *args, **kwargs)
+        form = self.get_form()
+        form.is_valid()
+        form.add_error(None, refusal.message)
+        return self.refused(form, refusal)
 
     def form_valid(self, form: Any) -> HttpResponse:
         try:
-            entry = self.perform(form.cleaned_data)
+            outcome = idempotency.idempotent_call(
+                user=signed_in_user(self.request),
+                key=form_token_key(form.cleaned_data["form_token"]),
+                endpoint=f"page:{self.endpoint}",
+                body=form.payload(),
+                perform=lambda hook: self.perform(form.cleaned_data, hook),
+                render=self.outcome,
+            )
         except WalletError as error:
             _add_error(form, error, recipient_field=self.recipient_field)
+            return self.refused(form, error)
+        body = outcome.body
+        if not body["ok"]:
+            form.add_error(body["field"] if body["field"] in form.fields else None, body["message"])
             return self.form_invalid(form)
-        messages.success(self.request, self.success_message(entry))
+        if outcome.replayed:
+            messages.info(self.request, f"That form was already sent; nothing more was done. {body['message']}")
+        else:
+            messages.success(self.request, body["message"])
         return redirect("dashboard")
 
+    def outcome(self, entry: Transaction, refusal: WalletError | None) -> tuple[int, dict[str, Any]]:
+        """What a submission came to, stored with its token: shown again if the form comes back."""
+        if refusal is None:
+            return 303, {"ok": True, "message": self.success_message(entry), "transaction_id": entry.pk}
+        field = refusal.field
+        message = f"{refusal.message} The attempt is recorded as failed transaction #{entry.pk}."
+        return 400, {"ok": False, "field": field, "message": message, "transaction_id": entry.pk}
+
     def form_invalid(self, form: Any) -> HttpResponse:
-        return self.render_to_response(self.get_context_data(form=form), status=400)
+        return self.render_to_response(self.get_context_data(form=form.fresh()), status=400)
+
+    def refused(self, form: Any, error: WalletError) -> HttpResponse:
+        response = self.render_to_response(self.get_context_data(form=form.fresh()), status=_status_of(error))
+        return _with_retry_after(response, error)
 
     def success_message(self, entry: Transaction) -> str:
         return f"Done: {money_format(entry.amount, entry.currency)}."
@@ -129,9 +266,10 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
 class AddMoneyView(MoneyFormView):
     template_name = "add_money.html"
     form_class = AddMoneyForm
+    endpoint = "add_money"
 
-    def perform(self, data: dict[str, Any]) -> Transaction:
-        return services.wallet_top_up(user=signed_in_user(self.request), amount=data["amount"])
+    def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
+        return services.wallet_top_up(user=signed_in_user(self.request), amount=data["amount"], on_recorded=on_recorded)
 
     def success_message(self, entry: Transaction) -> str:
         return f"Added {money_format(entry.amount, entry.currency)} to your wallet."
@@ -139,14 +277,16 @@ class AddMoneyView(MoneyFormView):
 
 class TransferView(MoneyFormView):
     template_name = "transfer.html"
-    form_class: type[forms.Form] = TransferForm
+    form_class: type[OneTimeForm] = TransferForm
+    endpoint = "transfer"
     recipient_field = "to_user_id"
 
-    def perform(self, data: dict[str, Any]) -> Transaction:
+    def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
         return services.transfer_create(
             sender=signed_in_user(self.request),
             to_user_id=data["to_user_id"],
             amount=data["amount"],
+            on_recorded=on_recorded,
         )
 
     def success_message(self, entry: Transaction) -> str:
@@ -156,18 +296,27 @@ class TransferView(MoneyFormView):
 class PayMobileView(TransferView):
     template_name = "pay_mobile.html"
     form_class = PayMobileForm
+    endpoint = "pay_mobile"
     recipient_field = "mobile_number"
 
-    def perform(self, data: dict[str, Any]) -> Transaction:
+    def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
         return services.transfer_create(
             sender=signed_in_user(self.request),
             to_mobile=data["mobile_number"],
             amount=data["amount"],
+            on_recorded=on_recorded,
         )
 
 
-def _add_error(form: Any, error: WalletError, *, recipient_field: str | None = None) -> None:
-    field = error.field if error.field in form.fields else recipient_field
+def _add_error(form: forms.Form, error: WalletError, *, recipient_field: str | None = None) -> None:
+    """Show ``error`` beside its field: the recipient's for a recipient refusal, the form's top otherwise."""
+    field: str | None
+    if error.field in form.fields:
+        field = error.field
+    elif error.field == "recipient" or isinstance(error, RecipientNotFound | SelfTransfer):
+        field = recipient_field
+    else:
+        field = None
     message = error.message
     if error.transaction is not None:
         message += f" The attempt is recorded as failed transaction #{error.transaction.pk}."

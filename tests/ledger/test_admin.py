@@ -185,3 +185,11 @@ def test_export_under_asgi_streams_in_batches_without_reading_everything_first(
     assert len(chunks) == 2  # header + 3 rows, two lines at a time
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
     assert [int(r[0]) for r in rows[1:]] == [e.pk for e in ledger]
+
+
+@pytest.mark.parametrize("query", ["created_at__gte=not-a-date", "id__in=a,b", "nosuchfield=1"])
+def test_the_csv_export_with_a_filter_it_cannot_apply_is_a_400_not_a_500(
+    admin_client: Client, alice: User, query: str
+) -> None:
+    response = admin_client.get(f"/admin/ledger/transaction/export.csv?{query}")
+    assert response.status_code == 400

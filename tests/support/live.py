@@ -192,15 +192,20 @@ class Browserless:
 
     def transfer(self, *, to_user_id: int, amount: str) -> int:
         """POST the /transfer/ form; the final status after the redirect (200 on success)."""
-        page = self.opener.open(self.base + "/transfer/", timeout=10).read().decode()
-        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert match, "no CSRF token on /transfer/ (not logged in?)"
-        body = urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": match.group(1), "to_user_id": to_user_id, "amount": amount}
-        ).encode()
-        with self.opener.open(self.base + "/transfer/", data=body, timeout=10) as response:
+        with self.submit("/transfer/", {"to_user_id": str(to_user_id), "amount": amount}) as response:
             assert response.url.endswith("/dashboard/"), f"transfer refused: {response.url}"
             return int(response.status)
+
+    def submit(self, path: str, fields: dict[str, str]) -> Any:
+        """GET ``path``'s form and POST ``fields`` with its hidden inputs (CSRF and one-time token), as a click."""
+        page = self.opener.open(self.base + path, timeout=10).read().decode()
+        hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', page))
+        assert "csrfmiddlewaretoken" in hidden, f"no CSRF token on {path} (not logged in?)"
+        body = urllib.parse.urlencode({**hidden, **fields}).encode()
+        try:
+            return self.opener.open(self.base + path, data=body, timeout=10)
+        except urllib.error.HTTPError as refused:  # a refusal's page, as a response (status, read())
+            return refused
 
 
 def _cookie(name: str, value: str, host: str) -> http.cookiejar.Cookie:

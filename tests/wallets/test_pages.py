@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from django.test import Client
 
 from ledger.models import Transaction
 from tests.conftest import PASSWORD, balance_of
+from tests.support.forms import form_token, submit
 from wallets.models import User
 
 
@@ -34,9 +36,9 @@ def test_full_flow_register_top_up_pay_by_id_and_by_mobile_see_history(db: None)
     alice = sign_up(alice_client, "alice", "98765 43210")
     bob = sign_up(bob_client, "bob", "+91 98123 45678")
 
-    assert alice_client.post("/add-money/", {"amount": "500.00"}).status_code == 302
-    assert alice_client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "120.50"}).status_code == 302
-    assert alice_client.post("/pay-mobile/", {"mobile_number": "98123 45678", "amount": "9.50"}).status_code == 302
+    assert submit(alice_client, "/add-money/", {"amount": "500.00"}).status_code == 302
+    assert submit(alice_client, "/transfer/", {"to_user_id": str(bob.pk), "amount": "120.50"}).status_code == 302
+    assert submit(alice_client, "/pay-mobile/", {"mobile_number": "98123 45678", "amount": "9.50"}).status_code == 302
 
     assert balance_of(alice) == Decimal("370.00")
     assert balance_of(bob) == Decimal("130.00")
@@ -54,10 +56,10 @@ def test_a_refused_payment_shows_the_error_next_to_the_field_and_changes_nothing
     client.force_login(alice)
     before = list(Transaction.objects.values_list("id", flat=True))
 
-    bad_amount = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "NaN"})
-    unknown = client.post("/pay-mobile/", {"mobile_number": "+919000000000", "amount": "5"})
-    yourself = client.post("/transfer/", {"to_user_id": str(alice.pk), "amount": "5"})
-    overlong = client.post("/add-money/", {"amount": "9" * 40})
+    bad_amount = submit(client, "/transfer/", {"to_user_id": str(bob.pk), "amount": "NaN"})
+    unknown = submit(client, "/pay-mobile/", {"mobile_number": "+919000000000", "amount": "5"})
+    yourself = submit(client, "/transfer/", {"to_user_id": str(alice.pk), "amount": "5"})
+    overlong = submit(client, "/add-money/", {"amount": "9" * 40})
 
     assert bad_amount.status_code == 400 and "Enter an amount such as" in bad_amount.content.decode()
     assert "No registered user has that mobile number." in unknown.content.decode()
@@ -72,7 +74,7 @@ def test_a_refused_payment_shows_the_error_next_to_the_field_and_changes_nothing
 
 def test_insufficient_funds_names_the_recorded_failed_attempt(client: Client, alice: User, bob: User) -> None:
     client.force_login(alice)
-    response = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "5000"})
+    response = submit(client, "/transfer/", {"to_user_id": str(bob.pk), "amount": "5000"})
     failed = Transaction.objects.get(status="FAILED")
     assert f"recorded as failed transaction #{failed.pk}" in response.content.decode()
 
@@ -151,17 +153,46 @@ def test_csrf_is_enforced_on_every_state_changing_page(alice: User, bob: User, p
     assert Transaction.objects.count() == 1  # alice's top-up only
 
 
-def test_history_is_paginated(client: Client, alice: User, bob: User, settings, register: Callable[..., User]) -> None:
+def _history_page(client: Client, query: str) -> tuple[list[int], str | None, str | None]:
+    """The entry ids a history page shows, and its "Newer" and "Older" links' queries."""
+    response = client.get(f"/transactions/{query}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    newer = re.search(r'href="(\?after=\d+)" rel="prev"', html)
+    older = re.search(r'href="(\?before=\d+)" rel="next"', html)
+    return (
+        [entry.pk for entry in response.context["entries"]],
+        newer.group(1) if newer else None,
+        older.group(1) if older else None,
+    )
+
+
+def test_history_pages_by_keyset_through_every_entry_and_back(client: Client, alice: User, bob: User, settings) -> None:  # type: ignore[no-untyped-def]
     settings.PAYLANE_HISTORY_PAGE_SIZE = 2
     from wallets import services
 
     for _ in range(4):
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1")
     client.force_login(alice)
-    page3 = client.get("/transactions/?page=3").content.decode()
-    assert "Page 3 of 3" in page3 and "Added money" in page3
-    assert client.get("/transactions/?page=999").status_code == 200  # clamps to the last page
-    assert client.get("/transactions/?page=abc").status_code == 200
+    everything = list(Transaction.objects.order_by("-id").values_list("id", flat=True))  # 5: top-up + 4
+
+    seen, pages, query = [], [], ""
+    while query is not None:
+        ids, _, query = _history_page(client, query)
+        seen += ids
+        pages.append(ids)
+    assert seen == everything
+    assert [len(p) for p in pages] == [2, 2, 1]
+
+    ids, newer, older = _history_page(client, f"?before={pages[-1][0] + 1}")
+    assert (ids, older) == (pages[-1], None)
+    back = []
+    while newer is not None:
+        ids, newer, _ = _history_page(client, newer)
+        back.append(ids)
+    assert back == pages[-2::-1]  # the same pages, newest last
+    assert _history_page(client, "?before=abc")[0] == pages[0]  # nonsense bounds are ignored
+    assert _history_page(client, "?page=999")[0] == pages[0]
 
 
 def test_pages_never_show_another_users_wallet(
@@ -180,9 +211,14 @@ def test_a_post_missing_its_trailing_slash_is_redirected_keeping_the_method(
 ) -> None:  # type: ignore[no-untyped-def]
     settings.DEBUG = debug
     client.force_login(alice)
-    response = client.post("/transfer", {"to_user_id": str(bob.pk), "amount": "5"})
+    data = {
+        "to_user_id": str(bob.pk),
+        "amount": "5",
+        "form_token": form_token(client.get("/transfer/").content.decode()),
+    }
+    response = client.post("/transfer", data)
     assert (response.status_code, response.url) == (308, "/transfer/")
     assert client.get("/dashboard").status_code == 301
-    followed = client.post("/transfer", {"to_user_id": str(bob.pk), "amount": "5"}, follow=True)
+    followed = client.post("/transfer", data, follow=True)
     assert followed.redirect_chain[0] == ("/transfer/", 308)
     assert balance_of(bob) == Decimal("5.00")

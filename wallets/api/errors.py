@@ -7,6 +7,7 @@ A refusal the ledger recorded as FAILED also carries ``error.transaction_id``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from wallets.api.parsers import PayloadTooLarge
-from wallets.errors import WalletError
+from wallets.busy import is_timeout
+from wallets.errors import Busy, RateLimited, WalletError
+
+logger = logging.getLogger(__name__)
 
 # The status of every WalletError code; anything unlisted is a 400.
 STATUS_FOR_CODE: dict[str, int] = {
@@ -31,6 +35,8 @@ STATUS_FOR_CODE: dict[str, int] = {
     "recipient_not_found": 422,
     "idempotency_key_reused": 422,
     "idempotency_in_progress": 409,
+    "rate_limited": 429,
+    "busy": 503,
 }
 
 # DRF codes that the API spells differently.
@@ -114,13 +120,24 @@ def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
     return error_body(code, message, fields)
 
 
+SERVER_ERROR_MESSAGE = "Something went wrong on our side; nothing more was changed by this request."
+
+
+def server_error_response() -> JsonResponse:
+    """The envelope of an unexpected error: 500 ``server_error``, never Django's HTML page."""
+    return error_response(500, "server_error", SERVER_ERROR_MESSAGE)
+
+
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
-    """DRF's hook: every API error, in the envelope. Unknown exceptions stay 500s (bugs)."""
+    """DRF's hook: every API error, in the envelope; an unexpected one is logged and answers 500 ``server_error``."""
     view = context.get("view")
+    if is_timeout(exc):
+        exc = Busy()
     if isinstance(exc, WalletError):
         status_code, body = wallet_error_body(exc, aliases=getattr(view, "error_field_aliases", None))
         set_rollback()
-        return Response(body, status=status_code)
+        retry = {"Retry-After": _seconds(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return Response(body, status=status_code, headers=retry)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -130,13 +147,15 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ValidationError("The request could not be read.")
     if not isinstance(exc, exceptions.APIException):
-        return None
+        logger.error("unhandled error in %s", type(view).__name__, exc_info=exc)
+        set_rollback()
+        return Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)
 
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
     if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))  # type: ignore[attr-defined]
+        headers["Retry-After"] = _seconds(exc.wait)  # type: ignore[attr-defined]
 
     if isinstance(exc, exceptions.ValidationError):
         body = _validation_body(exc)
@@ -152,3 +171,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         body = error_body(code, message)
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def _seconds(wait: float) -> str:
+    """A Retry-After value: whole seconds, rounded up, at least 1."""
+    return str(max(1, int(wait + 0.999)))

@@ -24,7 +24,7 @@ from wallets import idempotency, selectors, services
 from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
-from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle
+from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle, SignInThrottle
 from wallets.errors import WalletError
 from wallets.models import User
 from wallets.money import money_str
@@ -88,6 +88,7 @@ class RegisterView(APIView):
 
 class TokenView(APIView):
     permission_classes = [_PostAnyoneDeleteSignedIn]
+    throttle_classes = [SignInThrottle]
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -95,7 +96,11 @@ class TokenView(APIView):
         responses={
             200: s.TokenResponse,
             **_errors(400, 403, 413, 415),
-            429: OpenApiResponse(s.ErrorResponse, description="rate_limited: too many failed sign-ins (django-axes)"),
+            429: OpenApiResponse(
+                s.ErrorResponse,
+                description="rate_limited: too many sign-ins from this address, "
+                "or failed ones for this name (django-axes)",
+            ),
         },
         auth=[],
     )

@@ -35,10 +35,31 @@ def test_malformed_json_is_a_400_validation_error(api_for: Callable[[User], Api]
     assert state() == before
 
 
-def test_nesting_deeper_than_the_decoder_allows_is_a_400_not_a_500(api_for: Callable[[User], Api], alice: User) -> None:
+def test_nesting_deeper_than_the_decoder_allows_is_a_400_bad_request(
+    api_for: Callable[[User], Api], alice: User
+) -> None:
     response = api_for(alice).post(TOP_UPS, raw="[" * 60000)
     assert response.status_code == 400
-    assert error_of(response)["code"] == "validation_error"
+    assert error_of(response)["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("path", [TOP_UPS, "/api/v1/transfers/"])
+@pytest.mark.parametrize("depth", [33, 3000])
+def test_a_body_nested_past_the_limit_is_a_400_bad_request_even_with_an_idempotency_key(
+    api_for: Callable[[User], Api], alice: User, path: str, depth: int
+) -> None:
+    before = state()
+    body = "[" * depth + "]" * depth
+    response = api_for(alice).post(path, raw=f'{{"amount": "1", "x": {body}}}', **{"Idempotency-Key": "deep-1"})
+    assert response.status_code == 400, response.content
+    assert error_of(response)["code"] == "bad_request"
+    assert state() == before
+
+
+def test_a_body_nested_up_to_the_limit_is_read(api_for: Callable[[User], Api], alice: User) -> None:
+    nested = "[" * 31 + "]" * 31  # 32 levels with the object around it
+    response = api_for(alice).post(TOP_UPS, raw=f'{{"amount": "1", "x": {nested}}}', **{"Idempotency-Key": "deep-2"})
+    assert response.status_code == 201, response.content
 
 
 def test_a_body_over_64_kib_is_413(api_for: Callable[[User], Api], alice: User) -> None:

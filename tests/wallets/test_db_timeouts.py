@@ -1,0 +1,132 @@
+"""No request waits for ever on the database: web processes have a lock and a statement timeout.
+
+A money movement that hits one answers 503 ``busy`` (a form error on the pages) with
+nothing changed, and a retry with the same Idempotency-Key goes through once the lock is free.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+
+from ledger.models import Transaction
+from tests.conftest import balance_of
+from tests.support import live
+from tests.support.live import BASE_DIR, Browserless, Daphne, RedisServer, daphne, session_key
+from wallets import services
+from wallets.models import IdempotencyKey, User, Wallet
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Daphne]:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        env = {"PAYLANE_DB_LOCK_TIMEOUT": "300ms", "PAYLANE_DB_STATEMENT_TIMEOUT": "5s"}
+        with daphne(redis_url=redis.url, log_dir=tmp_path, extra_env=env) as running:
+            yield running
+    finally:
+        redis.stop()
+
+
+class HeldLock:
+    """Another connection holds ``user``'s wallet row lock (SELECT ... FOR UPDATE) until released."""
+
+    def __init__(self, user: User) -> None:
+        self.user, self.taken, self.release = user, threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold)
+
+    def _hold(self) -> None:
+        try:
+            with transaction.atomic():
+                Wallet.objects.select_for_update().get(user=self.user)
+                self.taken.set()
+                self.release.wait(30)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> HeldLock:
+        self.thread.start()
+        assert self.taken.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.thread.join()
+
+
+def post(url: str, body: dict[str, object], headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_a_transfer_stuck_behind_a_held_lock_answers_503_busy_and_changes_nothing(
+    server: Daphne, alice: User, bob: User
+) -> None:
+    headers = {"Authorization": f"Bearer {services.token_issue(user=alice)}", "Idempotency-Key": "stuck-1"}
+    body = {"to_user_id": bob.pk, "amount": "10.00"}
+    before = Transaction.objects.count()
+
+    with HeldLock(alice):
+        status, answer = post(server.http + "/api/v1/transfers/", body, headers)
+        page = Browserless(server.http, session_key(alice))
+        with page.submit("/add-money/", {"amount": "5"}) as form_answer:
+            pass
+
+    assert (status, answer["error"]["code"]) == (503, "busy")  # type: ignore[index]
+    assert Transaction.objects.count() == before
+    assert not IdempotencyKey.objects.exists()
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("1000.00"), Decimal("0.00"))
+    assert form_answer.status == 503
+
+    assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201  # the lock is free: the retry goes through
+    assert balance_of(bob) == Decimal("10.00")
+    assert "Traceback" not in server.output()
+
+
+def test_the_timeouts_are_set_on_web_connections_and_not_on_management_commands() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        lock = cursor.fetchone()[0]
+        cursor.execute("SHOW statement_timeout")
+        statement = cursor.fetchone()[0]
+    assert (lock, statement) == ("5s", "30s")  # the defaults, in this (web) process
+
+    show = (
+        "from django.db import connection; c = connection.cursor(); "
+        "c.execute('SHOW lock_timeout'); print(c.fetchone()[0])"
+    )
+    command = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", show],
+        cwd=BASE_DIR,
+        env={**_env(), "DATABASE_URL": live.tests_database_url()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert command.returncode == 0, command.stderr
+    assert command.stdout.strip().splitlines()[-1] == "0"
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PAYLANE_PROCESS"}

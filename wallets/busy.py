@@ -1,0 +1,37 @@
+"""A money movement that waits too long for the database is refused as ``Busy``, with nothing changed.
+
+PostgreSQL ends a statement that waited ``lock_timeout`` for a row lock
+(SQLSTATE 55P03) or ran ``statement_timeout`` (57014) with an error, and the
+durable transaction around it rolls back; SQLite gives up after its busy
+timeout with "database is locked". Each becomes ``Busy`` (503 ``busy`` on the
+API, a form error on the pages): a client may retry, with its Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import OperationalError
+
+from wallets.errors import Busy
+
+_TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def is_timeout(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in _TIMEOUT_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+@contextmanager
+def busy_on_timeout() -> Iterator[None]:
+    """Turn a lock or statement timeout inside the block into ``Busy``."""
+    try:
+        yield
+    except OperationalError as exc:
+        if is_timeout(exc):
+            raise Busy() from exc
+        raise
