@@ -21,9 +21,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from realtime.auth import TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
+from realtime.daphne_close import allow_registered_close_codes  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 websocket_router = URLRouter(websocket_urlpatterns)
+allow_registered_close_codes()  # 1013 "try again later" (realtime/daphne_close.py)
 
 application = ProtocolTypeRouter(
     {
