@@ -157,3 +157,32 @@ def test_dashboard_shows_offline_reconnects_by_itself_and_resumes_what_it_missed
         rows = bob_browser.find_elements(By.CSS_SELECTOR, f"#recent-transactions li.tx[data-seq='{missed.pk}']")
         assert len(rows) == 1
         assert bob_browser.execute_script("return window.__notReloaded === true;")
+
+
+def test_the_transfer_form_sent_twice_from_the_browser_pays_once(
+    servers: tuple[Daphne, Daphne], browser_for: OpenAs, alice: User, bob: User, tmp_path: Path
+) -> None:
+    from ledger.models import Transaction
+
+    one, _ = servers
+    alice_browser = browser_for(one, alice)
+    alice_browser.get(one.http + "/transfer/")
+    form = alice_browser.find_element(By.CSS_SELECTOR, "main form[action='/transfer/']")
+    form.find_element(By.NAME, "to_user_id").send_keys(str(bob.pk))
+    form.find_element(By.NAME, "amount").send_keys("40.00")
+    # The rendered form, posted twice 30 ms apart (a double click, or the browser's retry):
+    # both requests reach the server, as they did when a second click 20-50 ms after the first paid twice.
+    statuses = alice_browser.execute_async_script(
+        """
+        const [form, done] = arguments;
+        const send = () => fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form)),
+                                               credentials: "same-origin", redirect: "manual"}).then(r => r.type);
+        Promise.all([send(), new Promise(r => setTimeout(r, 30)).then(send)]).then(done);
+        """,
+        form,
+    )
+    assert statuses == ["opaqueredirect", "opaqueredirect"]  # both answered with the redirect to the dashboard
+    alice_browser.get(one.http + "/dashboard/")
+    assert alice_browser.find_element(By.ID, "balance").text == "INR 960.00"
+    assert Transaction.objects.filter(transaction_type="TRANSFER").count() == 1
+    assert alice_browser.save_screenshot(str(tmp_path / "sent-twice.png"))
