@@ -1,21 +1,23 @@
-"""Append-only triggers: the SQL lives beside this module, one file per backend.
+"""Append-only triggers as they are *now*: the SQL lives beside this module, one file per backend.
 
 ``ledger/sql/<vendor>/append_only.sql`` installs, ``append_only_reverse.sql``
 removes; ``{table}`` stands for the protected table. Installing is idempotent
 (``CREATE OR REPLACE`` / ``IF NOT EXISTS``), so ``post_migrate`` re-applies it:
 a later migration that rebuilds a table on SQLite (which drops its triggers)
 cannot leave the ledger unprotected.
+
+Migrations never read these files: each carries the SQL it applied, frozen in
+the migration itself (``ledger/migrations/0003``, ``0004``), so editing the
+files here changes what ``post_migrate`` applies from now on and never what an
+old migration did.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import sqlparse
-from django.db import migrations
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -67,18 +69,6 @@ def expected(vendor: str, table: str) -> set[str]:
     if vendor == "sqlite":
         return {f"{table}_no_update", f"{table}_no_delete"}
     return {f"{table}_append_only", f"{table}_no_truncate"}
-
-
-def append_only_operation(table: str) -> migrations.RunPython:
-    """A migration operation that installs (and on reverse removes) the triggers."""
-
-    def forward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
-        install(schema_editor.connection, table)
-
-    def backward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
-        uninstall(schema_editor.connection, table)
-
-    return migrations.RunPython(forward, backward, elidable=False)
 
 
 def ensure_all(connection: BaseDatabaseWrapper) -> None:
