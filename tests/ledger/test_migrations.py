@@ -20,11 +20,12 @@ from tests.support import live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# What migrations 0003 and 0004 install, whatever a later table rebuild on SQLite drops again.
+# What migrations 0003, 0004 and 0006 install, whatever a later table rebuild on SQLite drops again.
 MIGRATED = {
     "postgresql": {f"{t}_{k}" for t in triggers.APPEND_ONLY_TABLES for k in ("append_only", "no_truncate")}
     | {"paylane_refuse_change"},
-    "sqlite": {f"{t}_{k}" for t in ("ledger_seal", "ledger_dailylimitchange") for k in ("no_update", "no_delete")},
+    "sqlite": {f"{t}_{k}" for t in ("ledger_seal", "ledger_dailylimitchange") for k in ("no_update", "no_delete")}
+    | {f"{t}_no_replace" for t in triggers.APPEND_ONLY_TABLES},
 }
 
 
@@ -75,13 +76,15 @@ def test_migrating_from_zero_installs_the_frozen_sql_whatever_the_live_files_say
 def test_sqlmigrate_prints_the_trigger_sql_each_migration_applies() -> None:
     # An auditor can read exactly what a migration did, per backend, without running it.
     printed = {}
-    for name in ("0003", "0004"):
+    for name in ("0003", "0004", "0006"):
         out = io.StringIO()
         call_command("sqlmigrate", "ledger", name, stdout=out)
         printed[name] = out.getvalue()
     if connection.vendor == "postgresql":
         assert "CREATE OR REPLACE TRIGGER ledger_transaction_append_only" in printed["0003"]
         assert "CREATE OR REPLACE TRIGGER ledger_seal_no_truncate" in printed["0004"]
+        assert "TRIGGER" not in printed["0006"]  # nothing to do on PostgreSQL
     else:
         assert "CREATE TRIGGER IF NOT EXISTS ledger_transaction_no_update" in printed["0003"]
         assert "CREATE TRIGGER IF NOT EXISTS ledger_dailylimitchange_no_delete" in printed["0004"]
+        assert "CREATE TRIGGER IF NOT EXISTS ledger_seal_no_replace" in printed["0006"]

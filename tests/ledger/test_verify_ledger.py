@@ -131,3 +131,19 @@ def test_a_run_that_spans_midnight_compares_one_calendar_day(
     reads = iter([last_instant])
     monkeypatch.setattr(timezone, "now", lambda: next(reads, last_instant + timedelta(microseconds=1)))
     assert ledger_reconcile() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_ledger_reports_a_missing_no_replace_trigger_on_sqlite(capsys: pytest.CaptureFixture[str]) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's no-replace trigger (PostgreSQL needs none)")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_seal_no_replace")
+    try:
+        with pytest.raises(CommandError):
+            call_command("verify_ledger")
+        assert "[triggers] ledger_seal: missing or disabled append-only trigger(s): ledger_seal_no_replace" in (
+            capsys.readouterr().out
+        )
+    finally:
+        triggers.install(connection, "ledger_seal")
