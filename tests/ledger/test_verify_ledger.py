@@ -86,8 +86,8 @@ def test_verify_ledger_finds_nothing_while_transfers_commit_and_still_finds_a_ta
     register: Callable[..., User],
 ) -> None:
     # Before the snapshot, the sums, the wallets and the totals were read by
-    # separate statements and a transfer committing between them showed up as a
-    # balance, version or daily-limit mismatch on almost every run.
+    # separate statements, and a transfer committing between them showed up as
+    # a balance, version or daily-limit mismatch.
     users = [register(f"u{i}", balance="1000.00") for i in range(4)]
     verified = threading.Event()
     runs = 8
