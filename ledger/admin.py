@@ -27,6 +27,7 @@ from django.utils.html import format_html
 from ledger import selectors
 from ledger.export import csv_lines, csv_streaming_content
 from ledger.models import DailyLimitChange, Seal, Transaction
+from ledger.snapshot import ledger_snapshot
 from wallets.models import User, Wallet
 from wallets.money import ZERO
 
@@ -143,9 +144,24 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
         return response
 
     def user_audit_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
-        """A user's wallet, their ledger (newest first, paged) and the replayed balance side by side."""
+        """A user's wallet, their ledger (newest first, paged) and the replayed balance side by side.
+
+        Everything the page shows is read in one snapshot (``ledger.snapshot``),
+        the template's own lookups included: the response is rendered before
+        the snapshot closes, not later by the response machinery. A transfer
+        committing meanwhile is on the page in full or not at all, so it never
+        shows as "DOES NOT MATCH".
+        """
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        with ledger_snapshot():
+            response = TemplateResponse(
+                request, "admin/ledger/user_audit.html", self._user_audit_context(request, user_id)
+            )
+            response.render()
+        return response
+
+    def _user_audit_context(self, request: HttpRequest, user_id: int) -> dict[str, object]:
         user = get_object_or_404(User, pk=user_id)
         wallet = get_object_or_404(Wallet, user=user)
         replay = selectors.wallet_replay(user=user)
@@ -160,7 +176,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
                 recorded = entry.sender_balance_after if entry.sender_id == user.pk else entry.receiver_balance_after
                 rows.append({"entry": entry, "signed": signed, "recorded": recorded, "replayed": running})
                 running -= signed
-        context = {
+        return {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Audit of {user.username}",
@@ -172,7 +188,6 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
             "rows": rows,
             "limit_changes": DailyLimitChange.objects.filter(wallet=wallet).select_related("changed_by")[:50],
         }
-        return TemplateResponse(request, "admin/ledger/user_audit.html", context)
 
 
 def _signed_amount(entry: Transaction, user_id: int) -> Decimal:

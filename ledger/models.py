@@ -11,8 +11,10 @@ Design
   TRANSFER has both. A FAILED row (insufficient funds, over the daily limit)
   moves nothing: it carries the sender's unchanged balance and version and no
   receiver figures, and is shown to the sender only.
-* Append-only, three times over: database triggers (``ledger/sql/``) refuse
-  UPDATE, DELETE and TRUNCATE from any client; the ORM refuses ``save()`` on an
+* Append-only, three times over: database triggers (installed by the
+  migrations, re-applied from ``ledger/sql/``) refuse UPDATE, DELETE and
+  TRUNCATE from any client, and on SQLite an INSERT that would replace a row
+  (``INSERT OR REPLACE``); the ORM refuses ``save()`` on an
   existing row, ``delete()`` and queryset ``update()``/``delete()``; the
   foreign keys PROTECT users, so nothing cascades into the ledger.
 * CHECK constraints: amount > 0; sender differs from receiver; ADD_MONEY has no

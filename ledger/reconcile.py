@@ -10,13 +10,19 @@ Checks, each a ``Finding`` when it fails:
 * every row's content still matches its SHA-256 (each mismatch names the row);
 * every seal still matches its block and the chain links up (the first bad
   block is named: everything after it is no longer vouched for).
+
+Every check reads the same committed state (``ledger.snapshot``): a transfer
+committing while ``verify_ledger`` runs is seen in full or not at all, so it
+can never show up as a mismatch. The clock is read once per run, inside that
+snapshot, so the daily-limit check compares one calendar day on both sides
+even when a run spans midnight.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -25,6 +31,7 @@ from django.utils import timezone
 
 from ledger import hashing, triggers
 from ledger.models import Seal, Transaction
+from ledger.snapshot import ledger_snapshot
 from wallets.models import Wallet
 from wallets.money import ZERO, MoneySum
 
@@ -40,13 +47,18 @@ class Finding:
 
 
 def ledger_reconcile() -> list[Finding]:
-    findings = balance_findings()
-    findings += row_hash_findings()
-    findings += seal_findings()
+    """Every check above, on one snapshot (joins the caller's if it already opened one)."""
+    with ledger_snapshot():
+        # After the snapshot is fixed: no row it holds is dated later than this.
+        today = timezone.localdate()
+        findings = balance_findings(today=today)
+        findings += row_hash_findings()
+        findings += seal_findings()
     return findings
 
 
-def balance_findings() -> list[Finding]:
+def balance_findings(*, today: date) -> list[Finding]:
+    """Balances, versions, daily counters for ``today``, conservation and triggers (call in a snapshot)."""
     findings: list[Finding] = []
     success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
 
@@ -61,12 +73,12 @@ def balance_findings() -> list[Finding]:
         .order_by()
         .annotate(total=MoneySum("amount"), n=Count("id"))
     }
-    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    # Both ends from the calendar, not start + 24 h: a day with a DST change is not 24 hours long.
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    end = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
     spent_today: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for row in (
-        success.filter(
-            transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=start + timedelta(days=1)
-        )
+        success.filter(transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=end)
         .values("sender_id")
         .order_by()
         .annotate(total=MoneySum("amount"))
@@ -74,7 +86,6 @@ def balance_findings() -> list[Finding]:
         spent_today[row["sender_id"]] = row["total"]
 
     total_balance = ZERO
-    today = timezone.localdate()
     for wallet in Wallet.objects.select_related("user").order_by("id").iterator(chunk_size=2000):
         total_balance += wallet.balance
         credit, n_in = credits.get(wallet.user_id, (ZERO, 0))

@@ -1,26 +1,39 @@
-"""Append-only triggers: the SQL lives beside this module, one file per backend.
+"""Append-only triggers as they are *now*: the SQL lives beside this module, one file per backend.
 
 ``ledger/sql/<vendor>/append_only.sql`` installs, ``append_only_reverse.sql``
-removes; ``{table}`` stands for the protected table. Installing is idempotent
-(``CREATE OR REPLACE`` / ``IF NOT EXISTS``), so ``post_migrate`` re-applies it:
-a later migration that rebuilds a table on SQLite (which drops its triggers)
-cannot leave the ledger unprotected.
+removes; ``{table}`` stands for the protected table and ``{same_key}`` for the
+condition "a row with the same value on one of its unique keys"
+(``REPLACE_KEYS``). Installing is idempotent (``CREATE OR REPLACE`` / ``IF NOT
+EXISTS``), so ``post_migrate`` re-applies it: a later migration that rebuilds a
+table on SQLite (which drops its triggers) cannot leave the ledger unprotected.
+
+Migrations never read these files: each carries the SQL it applied, frozen in
+the migration itself (``ledger/migrations/0003``, ``0004``, ``0006``), so
+editing the files here changes what ``post_migrate`` applies from now on and
+never what an old migration did.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import sqlparse
-from django.db import migrations
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 # Every table that must never see UPDATE, DELETE or TRUNCATE.
 APPEND_ONLY_TABLES: list[str] = ["ledger_transaction", "ledger_seal", "ledger_dailylimitchange"]
+
+# Each table's primary key and UNIQUE columns: on SQLite, INSERT OR REPLACE
+# deletes the row it meets on any of them without firing the DELETE trigger,
+# so the no-replace trigger refuses an insert that meets one.
+# tests/ledger/test_triggers.py checks this against the database's constraints.
+REPLACE_KEYS: dict[str, tuple[str, ...]] = {
+    "ledger_transaction": ("id",),
+    "ledger_seal": ("id", "after_id", "prev_hash", "seal_hash"),
+    "ledger_dailylimitchange": ("id",),
+}
 
 SUPPORTED_VENDORS = ("postgresql", "sqlite")
 
@@ -29,7 +42,8 @@ def statements(vendor: str, name: str, table: str) -> list[str]:
     """The SQL statements of ``sql/<vendor>/<name>.sql`` for ``table``."""
     if vendor not in SUPPORTED_VENDORS:
         raise NotImplementedError(f"No append-only triggers for the {vendor} backend.")
-    text = (SQL_DIR / vendor / f"{name}.sql").read_text().replace("{table}", table)
+    same_key = " OR ".join(f"{column} = NEW.{column}" for column in REPLACE_KEYS[table])
+    text = (SQL_DIR / vendor / f"{name}.sql").read_text().replace("{table}", table).replace("{same_key}", same_key)
     return [s.strip() for s in sqlparse.split(sqlparse.format(text, strip_comments=True)) if s.strip()]
 
 
@@ -64,21 +78,15 @@ def installed(connection: BaseDatabaseWrapper, table: str) -> set[str]:
 
 
 def expected(vendor: str, table: str) -> set[str]:
+    """The triggers ``table`` must have on ``vendor`` (``verify_ledger`` reports any missing or disabled).
+
+    PostgreSQL needs no no-replace trigger: it has no REPLACE, the primary key
+    refuses a plain re-insert, and ``INSERT … ON CONFLICT DO UPDATE`` (like
+    ``MERGE``) fires the UPDATE trigger.
+    """
     if vendor == "sqlite":
-        return {f"{table}_no_update", f"{table}_no_delete"}
+        return {f"{table}_no_update", f"{table}_no_delete", f"{table}_no_replace"}
     return {f"{table}_append_only", f"{table}_no_truncate"}
-
-
-def append_only_operation(table: str) -> migrations.RunPython:
-    """A migration operation that installs (and on reverse removes) the triggers."""
-
-    def forward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
-        install(schema_editor.connection, table)
-
-    def backward(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
-        uninstall(schema_editor.connection, table)
-
-    return migrations.RunPython(forward, backward, elidable=False)
 
 
 def ensure_all(connection: BaseDatabaseWrapper) -> None:

@@ -4,6 +4,10 @@ Rows written before this migration get their hash here, computed from their
 stored content; the append-only triggers are lifted for that one UPDATE inside
 this migration's transaction (the migration runs as the table owner) and put
 back before it commits. The two new tables get the same triggers as the ledger.
+
+The trigger SQL is frozen here as this migration applies it: ``ledger/sql/``
+holds the *current* definitions (re-applied by ``post_migrate``), and editing
+them never changes what this migration did.
 """
 
 from typing import Any
@@ -14,23 +18,73 @@ from django.conf import settings
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from ledger import hashing, triggers
+from ledger import hashing
+from ledger.migration_operations import VendorSQL
+
+# The append-only triggers of migration 0003, for any table ("{table}").
+POSTGRESQL = [
+    """CREATE OR REPLACE FUNCTION paylane_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger is append-only: % on % is refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END;
+$$""",
+    """CREATE OR REPLACE TRIGGER {table}_append_only
+    BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION paylane_refuse_change()""",
+    """CREATE OR REPLACE TRIGGER {table}_no_truncate
+    BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION paylane_refuse_change()""",
+]
+POSTGRESQL_REVERSE = [
+    "DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+    "DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+]
+SQLITE = [
+    """CREATE TRIGGER IF NOT EXISTS {table}_no_update
+    BEFORE UPDATE ON {table}
+BEGIN
+    SELECT RAISE(ABORT, 'ledger is append-only: UPDATE on {table} is refused');
+END""",
+    """CREATE TRIGGER IF NOT EXISTS {table}_no_delete
+    BEFORE DELETE ON {table}
+BEGIN
+    SELECT RAISE(ABORT, 'ledger is append-only: DELETE on {table} is refused');
+END""",
+]
+SQLITE_REVERSE = [
+    "DROP TRIGGER IF EXISTS {table}_no_update",
+    "DROP TRIGGER IF EXISTS {table}_no_delete",
+]
+FROZEN = {"postgresql": (POSTGRESQL, POSTGRESQL_REVERSE), "sqlite": (SQLITE, SQLITE_REVERSE)}
+
+
+def for_table(vendor: str, table: str) -> tuple[list[str], list[str]]:
+    forward, reverse = FROZEN[vendor]
+    return [sql.replace("{table}", table) for sql in forward], [sql.replace("{table}", table) for sql in reverse]
+
+
+def append_only(table: str) -> VendorSQL:
+    return VendorSQL(postgresql=for_table("postgresql", table), sqlite=for_table("sqlite", table))
 
 
 def backfill_row_hashes(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Transaction = apps.get_model("ledger", "Transaction")
-    pending = Transaction.objects.filter(row_hash="")
+    pending = Transaction.objects.using(schema_editor.connection.alias).filter(row_hash="")
     if not pending.exists():
         return
-    connection = schema_editor.connection
-    triggers.uninstall(connection, "ledger_transaction")
-    with connection.cursor() as cursor:
+    restore, lift = for_table(schema_editor.connection.vendor, "ledger_transaction")
+    for sql in lift:
+        schema_editor.execute(sql, params=None)
+    with schema_editor.connection.cursor() as cursor:
         for row in pending.values("id", *hashing.ROW_FIELDS).iterator(chunk_size=2000):
             cursor.execute(
                 "UPDATE ledger_transaction SET row_hash = %s WHERE id = %s",
                 [hashing.row_hash_compute(row), row["id"]],
             )
-    triggers.install(connection, "ledger_transaction")
+    for sql in restore:
+        schema_editor.execute(sql, params=None)
 
 
 class Migration(migrations.Migration):
@@ -80,6 +134,6 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['wallet', '-id'], name='ledger_limit_wallet_id')],
             },
         ),
-        triggers.append_only_operation("ledger_seal"),
-        triggers.append_only_operation("ledger_dailylimitchange"),
+        append_only("ledger_seal"),
+        append_only("ledger_dailylimitchange"),
     ]

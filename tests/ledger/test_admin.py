@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
@@ -12,12 +13,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.admin.sites import site
 from django.db import connection
-from django.test import AsyncClient, Client
+from django.template.response import TemplateResponse
+from django.test import AsyncClient, Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from ledger.admin import TransactionAdmin
 from ledger.models import DailyLimitChange, Seal, Transaction
+from tests.racing import race
 from wallets import services
 from wallets.models import User, Wallet
 
@@ -193,3 +196,73 @@ def test_the_csv_export_with_a_filter_it_cannot_apply_is_a_400_not_a_500(
 ) -> None:
     response = admin_client.get(f"/admin/ledger/transaction/export.csv?{query}")
     assert response.status_code == 400
+
+
+# --- The audit page reads one snapshot --------------------------------------------------------
+
+
+def audit_page(admin_user: User, user: User) -> TemplateResponse:
+    """The per-user audit page, rendered as the response machinery would render it."""
+    request = RequestFactory().get(reverse("admin:ledger_transaction_user_audit", args=[user.pk]))
+    request.user = admin_user
+    response = site._registry[Transaction].user_audit_view(request, user.pk)
+    assert isinstance(response, TemplateResponse)
+    response.render()
+    return response
+
+
+@pytest.mark.django_db(transaction=True)
+def test_everything_the_user_audit_page_shows_is_read_inside_one_transaction(
+    admin_user: User, ledger: list[Transaction], alice: User
+) -> None:
+    services.wallet_set_daily_limit(wallet=alice.wallet, daily_limit=Decimal("70.00"), actor=admin_user)
+    outside: list[str] = []
+
+    def watch(execute: Callable[..., object], sql: str, params: object, many: bool, context: object) -> object:
+        if not connection.in_atomic_block and not sql.startswith("BEGIN"):  # SQLite's BEGIN opens the block
+            outside.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        page = audit_page(admin_user, alice).content.decode()
+    assert outside == []
+    assert "70.00" in page  # the daily-limit history, read by the template itself
+    assert "DOES NOT MATCH" not in page
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_user_audit_page_never_cries_wolf_while_the_users_transfers_commit(
+    admin_user: User, alice: User, bob: User
+) -> None:
+    done = threading.Event()
+
+    def pay() -> int:
+        paid = 0
+        while not done.is_set() and paid < 2000:
+            sender, receiver = (alice, bob) if paid % 2 else (bob, alice)
+            try:
+                services.transfer_create(sender=sender, to_user_id=receiver.pk, amount="1.00")
+            except services.InsufficientFunds:
+                pass
+            paid += 1
+        return paid
+
+    def audit() -> list[str]:
+        try:
+            problems = []
+            for _ in range(15):
+                response = audit_page(admin_user, alice)
+                assert response.context_data is not None
+                if not response.context_data["balance_matches"]:
+                    problems.append("balance")
+                rows = response.context_data["rows"]
+                # As the page flags them; a FAILED row that names alice as receiver records no figures for her.
+                problems += [f"row {r['entry'].pk}" for r in rows if r["recorded"] not in (None, r["replayed"])]
+            return problems
+        finally:
+            done.set()
+
+    *paid, problems = race([pay, pay, audit])
+    assert all(isinstance(n, int) and n > 0 for n in paid), paid
+    assert problems == []

@@ -150,3 +150,70 @@ def test_seal_rows_refuse_orm_changes(audit_rows: None) -> None:
     with pytest.raises(AppendOnlyError):
         Seal.objects.all().delete()
     assert Seal.objects.get().row_count != 99
+
+
+# --- A re-insert over an existing row: REPLACE, UPSERT ----------------------------------------
+
+
+def table_rows(table: str) -> list[tuple[object, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id")
+        return list(cursor.fetchall())
+
+
+def reinsert(table: str, how: str, *, select: str = "*", key: str = "id") -> str:
+    """SQL that inserts a copy of ``table``'s first row over it (``how``: replace or upsert)."""
+    copy = f"SELECT {select} FROM {table} WHERE id = (SELECT MIN(id) FROM {table})"
+    if how == "upsert":  # both backends; SQLite's parser needs the WHERE the copy already has
+        return f"INSERT INTO {table} {copy} ON CONFLICT ({key}) DO UPDATE SET {key} = excluded.{key}"
+    # SQLite's REPLACE; PostgreSQL has none, and its nearest, a plain re-insert, meets the primary key.
+    return f"INSERT OR REPLACE INTO {table} {copy}" if connection.vendor == "sqlite" else f"INSERT INTO {table} {copy}"
+
+
+@pytest.mark.parametrize("how", ["replace", "upsert"])
+def test_a_reinsert_of_an_existing_ledger_id_is_refused_and_the_row_is_unchanged(entry: Transaction, how: str) -> None:
+    # Before the no-replace trigger, SQLite's INSERT OR REPLACE turned a 40.00
+    # row into 999999.00 without firing the UPDATE or DELETE trigger.
+    columns = [field.column for field in Transaction._meta.concrete_fields]
+    forged = ", ".join("999999.00" if column == "amount" else column for column in columns)
+    sql = reinsert("ledger_transaction", how, select=forged).replace(
+        "INTO ledger_transaction ", f"INTO ledger_transaction ({', '.join(columns)}) "
+    )
+    before = table_rows("ledger_transaction")
+    with pytest.raises(DatabaseError):
+        raw(sql)
+    assert table_rows("ledger_transaction") == before
+    assert Transaction.objects.get(pk=entry.pk).amount == Decimal("40.00")
+
+
+@pytest.mark.parametrize("how", ["replace", "upsert"])
+@pytest.mark.parametrize("table", triggers.APPEND_ONLY_TABLES)
+def test_every_append_only_table_refuses_a_reinsert_over_an_existing_row(
+    audit_rows: None, table: str, how: str
+) -> None:
+    before = table_rows(table)
+    with pytest.raises(DatabaseError):
+        raw(reinsert(table, how))
+    assert table_rows(table) == before
+
+
+@pytest.mark.parametrize("how", ["replace", "upsert"])
+def test_a_seal_cannot_be_replaced_through_a_unique_column_either(audit_rows: None, how: str) -> None:
+    # A fresh id, the same after_id: REPLACE would delete the old seal to make room.
+    columns = [field.column for field in Seal._meta.concrete_fields if field.column != "id"]
+    sql = reinsert("ledger_seal", how, select=", ".join(columns), key="after_id").replace(
+        "INTO ledger_seal ", f"INTO ledger_seal ({', '.join(columns)}) "
+    )
+    before = table_rows("ledger_seal")
+    with pytest.raises(DatabaseError):
+        raw(sql)
+    assert table_rows("ledger_seal") == before
+
+
+@pytest.mark.parametrize("table", triggers.APPEND_ONLY_TABLES)
+def test_the_no_replace_trigger_covers_every_unique_key_of_its_table(table: str) -> None:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    unique = [tuple(c["columns"]) for c in constraints.values() if c["unique"] or c["primary_key"]]
+    assert all(len(columns) == 1 for columns in unique), unique  # the trigger matches single columns
+    assert {columns[0] for columns in unique} == set(triggers.REPLACE_KEYS[table])

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ledger.reconcile import anchor_findings, ledger_reconcile, ledger_unsealed_count
+from ledger.snapshot import ledger_snapshot
 
 
 def _anchor(text: str) -> tuple[int, str]:
@@ -34,8 +35,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         anchors = dict(_anchor(text) for text in options["anchor"])
-        findings = ledger_reconcile() + anchor_findings(anchors)
-        unsealed = ledger_unsealed_count()
+        # One snapshot for every figure of the report, the anchors and the unsealed count included.
+        with ledger_snapshot():
+            findings = ledger_reconcile() + anchor_findings(anchors)
+            unsealed = ledger_unsealed_count()
         if options["json"]:
             report = {"ok": not findings, "unsealed_rows": unsealed, "findings": [asdict(f) for f in findings]}
             self.stdout.write(json.dumps(report, indent=2))

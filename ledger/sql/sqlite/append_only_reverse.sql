@@ -1,2 +1,3 @@
 DROP TRIGGER IF EXISTS {table}_no_update;
 DROP TRIGGER IF EXISTS {table}_no_delete;
+DROP TRIGGER IF EXISTS {table}_no_replace;
