@@ -64,6 +64,7 @@ lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy project wallets ledger realtime bench
+	$(VENV)/bin/lint-imports --no-cache
 	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 
 clean:

@@ -3,37 +3,31 @@
 Nobody, superusers included, can add, change or delete here: the permission
 hooks all say no and there are no actions (so no bulk delete). The ledger
 list is built for a million rows: sender and receiver joined in the list query,
-filters on indexed columns, search by exact username / mobile / id (index
-lookups, never ``LIKE`` over joins), no full COUNT when unfiltered.
+filters on indexed columns, search by exact id (an index lookup, never
+``LIKE`` over joins), no full COUNT when unfiltered, a CSV export of what the
+list shows. The wallets app extends this list with what only it knows (search
+by username or mobile number, each user's audit page: ``wallets/admin.py``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils.functional import cached_property
-from django.utils.html import format_html
 
 from ledger import selectors
 from ledger.export import csv_lines, csv_streaming_content
 from ledger.models import DailyLimitChange, Seal, Transaction
-from ledger.snapshot import ledger_snapshot
-from wallets.models import User, Wallet
-from wallets.money import ZERO
 
 # Above this many rows (planner estimate), an unfiltered list shows the estimate instead of counting.
 ESTIMATE_ABOVE_ROWS = 100_000
-AUDIT_PAGE_SIZE = 100
 
 
 class ReadOnlyAdminMixin:
@@ -81,7 +75,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
     list_filter = ["transaction_type", "status", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["sender", "receiver"]
     search_fields = ["=id"]  # the search box; the lookup itself is get_search_results
-    search_help_text = "Exact ledger id, username (any case) or mobile number."
+    search_help_text = "Exact ledger id."
     date_hierarchy = "created_at"
     show_full_result_count = False
     paginator = LedgerPaginator
@@ -96,13 +90,13 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
     def receiver_link(self, entry: Transaction) -> str:
         return self._user_link(entry.receiver)
 
-    @staticmethod
-    def _user_link(user: User) -> str:
-        return format_html(
-            '<a href="{}" title="audit this user">{}</a>',
-            reverse("admin:ledger_transaction_user_audit", args=[user.pk]),
-            user.username,
-        )
+    def _user_link(self, user: Model) -> str:
+        """How a party shows in the list (the wallets app links it to the user's audit page)."""
+        return str(user)
+
+    def user_ids_matching(self, term: str) -> list[int]:
+        """Users a search term names (the wallets app knows usernames and mobile numbers)."""
+        return []
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Transaction], search_term: str
@@ -113,20 +107,13 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
         match = Q(pk__in=[])
         if term.isascii() and term.isdigit() and len(term) <= 18:
             match |= Q(pk=int(term))
-        user_ids = selectors.user_ids_matching(term=term)
+        user_ids = self.user_ids_matching(term)
         if user_ids:
             match |= Q(sender_id__in=user_ids) | Q(receiver_id__in=user_ids)
         return queryset.filter(match), False
 
     def get_urls(self) -> list[URLPattern]:
-        own = [
-            path("export.csv", self.admin_site.admin_view(self.export_view), name="ledger_transaction_export"),
-            path(
-                "user/<int:user_id>/audit/",
-                self.admin_site.admin_view(self.user_audit_view),
-                name="ledger_transaction_user_audit",
-            ),
-        ]
+        own = [path("export.csv", self.admin_site.admin_view(self.export_view), name="ledger_transaction_export")]
         return own + super().get_urls()
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
@@ -142,59 +129,6 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
         response = StreamingHttpResponse(csv_streaming_content(request, csv_lines(rows)), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'
         return response
-
-    def user_audit_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
-        """A user's wallet, their ledger (newest first, paged) and the replayed balance side by side.
-
-        Everything the page shows is read in one snapshot (``ledger.snapshot``),
-        the template's own lookups included: the response is rendered before
-        the snapshot closes, not later by the response machinery. A transfer
-        committing meanwhile is on the page in full or not at all, so it never
-        shows as "DOES NOT MATCH".
-        """
-        if not self.has_view_permission(request):
-            return HttpResponse(status=403)
-        with ledger_snapshot():
-            response = TemplateResponse(
-                request, "admin/ledger/user_audit.html", self._user_audit_context(request, user_id)
-            )
-            response.render()
-        return response
-
-    def _user_audit_context(self, request: HttpRequest, user_id: int) -> dict[str, object]:
-        user = get_object_or_404(User, pk=user_id)
-        wallet = get_object_or_404(Wallet, user=user)
-        replay = selectors.wallet_replay(user=user)
-        page = Paginator(selectors.ledger_for_user(user=user), AUDIT_PAGE_SIZE).get_page(request.GET.get("p"))
-        entries = list(page.object_list)
-        rows = []
-        if entries:
-            # Replayed balance after each row: the full replay minus everything newer than it.
-            running = replay.balance - selectors.replay_signed_total(user=user, after_id=entries[0].pk)
-            for entry in entries:
-                signed = _signed_amount(entry, user.pk)
-                recorded = entry.sender_balance_after if entry.sender_id == user.pk else entry.receiver_balance_after
-                rows.append({"entry": entry, "signed": signed, "recorded": recorded, "replayed": running})
-                running -= signed
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Audit of {user.username}",
-            "audited": user,
-            "wallet": wallet,
-            "replay": replay,
-            "balance_matches": replay.balance == wallet.balance and replay.entries == wallet.version,
-            "page": page,
-            "rows": rows,
-            "limit_changes": DailyLimitChange.objects.filter(wallet=wallet).select_related("changed_by")[:50],
-        }
-
-
-def _signed_amount(entry: Transaction, user_id: int) -> Decimal:
-    """What the row did to ``user_id``'s balance: + received, - sent, 0 for a FAILED attempt."""
-    if entry.status != Transaction.Status.SUCCESS:
-        return ZERO
-    return entry.amount if entry.receiver_id == user_id else -entry.amount
 
 
 @admin.register(Seal)

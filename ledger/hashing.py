@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from wallets.money import CENT
+from ledger.money import CENT
 
 ROW_HASH_VERSION = 1
 GENESIS_HASH = "0" * 64

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from wallets.money import DECIMAL_PLACES, MAX_DIGITS
+from ledger.money import DECIMAL_PLACES, MAX_DIGITS
 
 
 class AppendOnlyError(Exception):

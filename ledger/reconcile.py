@@ -1,39 +1,35 @@
-"""Reconciliation: does every balance follow from the ledger?
+"""Reconciliation: is the ledger intact, and does everything built on it still follow from it?
 
-Checks, each a ``Finding`` when it fails:
-* money is conserved: the sum of all balances equals the sum of successful top-ups;
-* every wallet's balance equals the replay of its SUCCESS entries (credits
-  minus debits), and its ``version`` equals their count;
-* every wallet's daily-limit counter for today equals the ledger's sum of its
-  successful outgoing transfers today;
-* the append-only triggers are installed;
+The ledger's own checks, each a ``Finding`` when it fails:
+* the append-only triggers are installed and enabled;
 * every row's content still matches its SHA-256 (each mismatch names the row);
 * every seal still matches its block and the chain links up (the first bad
   block is named: everything after it is no longer vouched for).
 
+Apps whose state must follow from the ledger register checks of their own with
+``check_register`` (the wallets app: balances, versions, daily counters and
+conservation, ``wallets/reconcile.py``), as Django's system checks are
+registered: the ledger runs them and knows nothing of what they read.
+
 Every check reads the same committed state (``ledger.snapshot``): a transfer
 committing while ``verify_ledger`` runs is seen in full or not at all, so it
 can never show up as a mismatch. The clock is read once per run, inside that
-snapshot, so the daily-limit check compares one calendar day on both sides
-even when a run spans midnight.
+snapshot, and handed to every check, so a check that compares "today" compares
+one calendar day on both sides even when a run spans midnight.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date
 
 from django.db import connection
-from django.db.models import Count
 from django.utils import timezone
 
 from ledger import hashing, triggers
 from ledger.models import Seal, Transaction
 from ledger.snapshot import ledger_snapshot
-from wallets.models import Wallet
-from wallets.money import ZERO, MoneySum
 
 
 @dataclass(frozen=True)
@@ -46,75 +42,33 @@ class Finding:
         return f"[{self.check}] {self.subject}: {self.message}"
 
 
+# A check of another app: given the run's one calendar day, what does not follow from the ledger.
+Check = Callable[[date], list[Finding]]
+_checks: list[Check] = []
+
+
+def check_register(check: Check) -> Check:
+    """Run ``check`` in every reconciliation, in the shared snapshot (call from an AppConfig.ready)."""
+    if check not in _checks:
+        _checks.append(check)
+    return check
+
+
 def ledger_reconcile() -> list[Finding]:
-    """Every check above, on one snapshot (joins the caller's if it already opened one)."""
+    """Every registered check and the ledger's own, on one snapshot (joins the caller's if it already opened one)."""
     with ledger_snapshot():
         # After the snapshot is fixed: no row it holds is dated later than this.
         today = timezone.localdate()
-        findings = balance_findings(today=today)
+        findings = [finding for check in _checks for finding in check(today)]
+        findings += trigger_findings()
         findings += row_hash_findings()
         findings += seal_findings()
     return findings
 
 
-def balance_findings(*, today: date) -> list[Finding]:
-    """Balances, versions, daily counters for ``today``, conservation and triggers (call in a snapshot)."""
+def trigger_findings() -> list[Finding]:
+    """One finding per append-only table with a trigger missing or disabled."""
     findings: list[Finding] = []
-    success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
-
-    credits: dict[int, tuple[Decimal, int]] = {
-        row["receiver_id"]: (row["total"], row["n"])
-        for row in success.values("receiver_id").order_by().annotate(total=MoneySum("amount"), n=Count("id"))
-    }
-    debits: dict[int, tuple[Decimal, int]] = {
-        row["sender_id"]: (row["total"], row["n"])
-        for row in success.filter(sender__isnull=False)
-        .values("sender_id")
-        .order_by()
-        .annotate(total=MoneySum("amount"), n=Count("id"))
-    }
-    # Both ends from the calendar, not start + 24 h: a day with a DST change is not 24 hours long.
-    start = timezone.make_aware(datetime.combine(today, time.min))
-    end = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
-    spent_today: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in (
-        success.filter(transaction_type=Transaction.Type.TRANSFER, created_at__gte=start, created_at__lt=end)
-        .values("sender_id")
-        .order_by()
-        .annotate(total=MoneySum("amount"))
-    ):
-        spent_today[row["sender_id"]] = row["total"]
-
-    total_balance = ZERO
-    for wallet in Wallet.objects.select_related("user").order_by("id").iterator(chunk_size=2000):
-        total_balance += wallet.balance
-        credit, n_in = credits.get(wallet.user_id, (ZERO, 0))
-        debit, n_out = debits.get(wallet.user_id, (ZERO, 0))
-        subject = f"wallet {wallet.pk} (user {wallet.user_id} {wallet.user.username})"
-        if credit - debit != wallet.balance:
-            findings.append(
-                Finding("balance", subject, f"balance {wallet.balance} but the ledger replays to {credit - debit}")
-            )
-        if n_in + n_out != wallet.version:
-            findings.append(
-                Finding("version", subject, f"version {wallet.version} but the ledger has {n_in + n_out} entries")
-            )
-        counter = wallet.spent_today if wallet.spent_on == today else ZERO
-        if counter != spent_today[wallet.user_id]:
-            findings.append(
-                Finding(
-                    "daily_limit",
-                    subject,
-                    f"spent today {counter} but the ledger says {spent_today[wallet.user_id]}",
-                )
-            )
-
-    top_ups = success.filter(transaction_type=Transaction.Type.ADD_MONEY).aggregate(total=MoneySum("amount"))["total"]
-    if total_balance != (top_ups or ZERO):
-        findings.append(
-            Finding("conservation", "all wallets", f"balances sum to {total_balance} but top-ups to {top_ups or ZERO}")
-        )
-
     for table in triggers.APPEND_ONLY_TABLES:
         missing = triggers.expected(connection.vendor, table) - triggers.installed(connection, table)
         if missing:

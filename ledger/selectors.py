@@ -1,4 +1,4 @@
-"""Reads of the ledger: the seal horizon and chain, a user's history and replay, exports."""
+"""Reads of the ledger: which entries a user may see, the seal horizon and chain, a user's replay, exports."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from datetime import time as clock
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ledger.models import Seal, Transaction
-from wallets.errors import WalletError
-from wallets.models import Profile, User
-from wallets.money import ZERO, MoneySum
-from wallets.phone import mobile_normalize
+from ledger.money import ZERO, MoneySum
 
 # How often the sealer looks again at the transactions it waits for.
 _SETTLE_POLL_SECONDS = 0.02
@@ -73,13 +69,82 @@ def seal_horizon(*, settle_timeout: float) -> tuple[int, int]:
     return last_value, 0
 
 
-# --- A user's ledger ------------------------------------------------------------------------
+# --- Which entries a user may see: the one rule, for pages, API, websocket and audits ----------
+#
+# A user sees every entry they sent, whatever its status (their own FAILED attempts
+# included), and the SUCCESS entries they received (a FAILED attempt moved nothing
+# to its receiver and is shown to its sender only). ``user`` is an id or an
+# ``OuterRef`` to one.
 
 
-def ledger_for_user(*, user: User) -> QuerySet[Transaction]:
-    """Every row that concerns ``user`` (as sender or receiver, FAILED included), newest first."""
+def _sent_by(user: int | OuterRef) -> Q:
+    return Q(sender_id=user)
+
+
+def _received_by(user: int | OuterRef) -> Q:
+    return Q(receiver_id=user, status=Transaction.Status.SUCCESS)
+
+
+def visible_to(user: int | OuterRef) -> Q:
+    """The rule as one filter (for a single entry, or a count)."""
+    return _sent_by(user) | _received_by(user)
+
+
+def entries_visible_to(
+    *, user_id: int, limit: int, before_id: int | None = None, after_id: int | None = None, oldest_first: bool = False
+) -> list[Transaction]:
+    """A keyset page of the entries ``user_id`` may see, with their parties: up to ``limit`` entries
+    with ids below ``before_id`` (the newest of them), or just above ``after_id`` (the oldest of
+    them); newest first, or oldest first with ``oldest_first``.
+
+    Per user, ledger ids follow commit order, so a page never misses a row that
+    commits later: new rows only ever appear above the newest page. Each side
+    of the rule is a range scan of its (party, id) index and both run in one
+    statement (one snapshot: two statements could straddle a commit and skip an
+    entry for good). ``sent OR received`` with ORDER BY id and LIMIT lets
+    PostgreSQL walk the primary key instead, which for a quiet user in a large
+    ledger reads most of the table.
+    """
+    ascending = after_id is not None
+    sides = []
+    for side in (_sent_by(user_id), _received_by(user_id)):
+        rows = Transaction.objects.filter(side)
+        if after_id is not None:
+            rows = rows.filter(id__gt=after_id)
+        elif before_id is not None:
+            rows = rows.filter(id__lt=before_id)
+        sides.append(rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query)
+    (sent_sql, sent_params), (received_sql, received_params) = (side.sql_with_params() for side in sides)
+    order = "ASC" if ascending else "DESC"
+    sql = f"SELECT id FROM ({sent_sql}) s UNION ALL SELECT id FROM ({received_sql}) r ORDER BY id {order} LIMIT %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*sent_params, *received_params, limit])
+        ids = sorted((row[0] for row in cursor.fetchall()), reverse=not oldest_first)
+    if not ids:
+        return []
+    entries = Transaction.objects.select_related("sender", "receiver").in_bulk(ids)
+    return [entries[pk] for pk in ids]
+
+
+def entry_visible_to(*, user_id: int, entry_id: int) -> Transaction | None:
+    """One entry, with its parties, if ``user_id`` may see it; else None."""
+    return Transaction.objects.filter(visible_to(user_id), pk=entry_id).select_related("sender", "receiver").first()
+
+
+def last_visible_ids(user: int | OuterRef) -> tuple[Subquery, Subquery]:
+    """Subqueries for the newest entry ``user`` sent and the newest they received (each may be NULL):
+    the larger is the user's last seq. Each is one step down its (party, id) index."""
+    newest = Transaction.objects.order_by("-id").values("id")
+    return Subquery(newest.filter(_sent_by(user))[:1]), Subquery(newest.filter(_received_by(user))[:1])
+
+
+# --- A user's rows, for the audit ---------------------------------------------------------------
+
+
+def ledger_for_user(*, user_id: int) -> QuerySet[Transaction]:
+    """Every row that concerns the user (as sender or receiver, FAILED included), newest first."""
     return (
-        Transaction.objects.filter(Q(sender=user) | Q(receiver=user))
+        Transaction.objects.filter(Q(sender_id=user_id) | Q(receiver_id=user_id))
         .select_related("sender", "receiver")
         .order_by("-id")
     )
@@ -93,18 +158,18 @@ class Replay:
     entries: int
 
 
-def _credits_and_debits(rows: QuerySet[Transaction], *, user: User) -> tuple[Decimal, Decimal]:
-    """What ``rows`` paid to ``user`` and what ``user`` paid out in them."""
-    received = rows.filter(receiver=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
-    sent = rows.filter(sender=user).aggregate(total=MoneySum("amount"))["total"] or ZERO
+def _credits_and_debits(rows: QuerySet[Transaction], *, user_id: int) -> tuple[Decimal, Decimal]:
+    """What ``rows`` paid to the user and what the user paid out in them."""
+    received = rows.filter(receiver_id=user_id).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    sent = rows.filter(sender_id=user_id).aggregate(total=MoneySum("amount"))["total"] or ZERO
     return received, sent
 
 
-def wallet_replay(*, user: User) -> Replay:
+def wallet_replay(*, user_id: int) -> Replay:
     """The balance and entry count that the user's SUCCESS rows replay to."""
     success = Transaction.objects.filter(status=Transaction.Status.SUCCESS)
-    received, sent = _credits_and_debits(success, user=user)
-    entries = success.filter(Q(sender=user) | Q(receiver=user)).count()
+    received, sent = _credits_and_debits(success, user_id=user_id)
+    entries = success.filter(Q(sender_id=user_id) | Q(receiver_id=user_id)).count()
     return Replay(credits=received, debits=sent, balance=received - sent, entries=entries)
 
 
@@ -125,23 +190,10 @@ def ledger_for_export(*, since: date | None = None, until: date | None = None) -
     return rows
 
 
-# --- Admin search ---------------------------------------------------------------------------
-
-
-def user_ids_matching(*, term: str) -> list[int]:
-    """Users whose username (any case) or mobile number is exactly ``term``: index lookups, no scan."""
-    ids = list(User.objects.annotate(lname=Lower("username")).filter(lname=term.lower()).values_list("id", flat=True))
-    try:
-        mobile = mobile_normalize(term)
-    except WalletError:
-        return ids
-    return ids + list(Profile.objects.filter(mobile_number=mobile).values_list("user_id", flat=True))
-
-
-def replay_signed_total(*, user: User, after_id: int) -> Decimal:
-    """Credits minus debits of ``user``'s SUCCESS rows with id > ``after_id`` (to replay a page)."""
+def replay_signed_total(*, user_id: int, after_id: int) -> Decimal:
+    """Credits minus debits of the user's SUCCESS rows with id > ``after_id`` (to replay a page)."""
     received, sent = _credits_and_debits(
-        Transaction.objects.filter(status=Transaction.Status.SUCCESS, id__gt=after_id), user=user
+        Transaction.objects.filter(status=Transaction.Status.SUCCESS, id__gt=after_id), user_id=user_id
     )
     return received - sent
 

@@ -12,30 +12,41 @@ from django.utils import timezone
 
 from ledger import hashing, selectors
 from ledger.models import DailyLimitChange, Seal, Transaction
-from wallets.models import User, Wallet
-from wallets.statements import Insert
+from ledger.statements import Insert
 
 # Arbitrary constant key of the sealers' PostgreSQL advisory lock ("PAYLSEAL").
 SEALER_LOCK_KEY = 0x5041594C5345414C
-# The ledger row INSERT, compiled once per database alias (wallets/statements.py).
+# The ledger row INSERT, compiled once per database alias (ledger/statements.py).
 _ENTRY_INSERT = Insert(Transaction)
+
+
+@dataclass(frozen=True)
+class Party:
+    """One side of a ledger row: a user, and their wallet's balance and version just after it.
+
+    The figures are None for the receiver of a FAILED attempt (nothing moved).
+    """
+
+    user_id: int
+    balance: Decimal | None = None
+    version: int | None = None
 
 
 def entry_append(
     *,
     transaction_type: str,
     amount: Decimal,
-    receiver: Wallet,
-    sender: Wallet | None = None,
+    receiver: Party,
+    sender: Party | None = None,
     status: str = Transaction.Status.SUCCESS,
     failure_reason: str = "",
     created_at: datetime | None = None,
 ) -> Transaction:
     """Insert one ledger row with each party's balance and version after it.
 
-    Call inside the caller's transaction, with the wallets locked (for a FAILED
-    row, the sender's) and their new balance/version already written: the row
-    copies those figures. A FAILED row records no receiver figures.
+    Call inside the caller's transaction, with the parties' balances locked
+    (for a FAILED row, the sender's) and their new figures already written:
+    the row copies them. A FAILED row records no receiver figures.
     ``created_at`` is the caller's one clock reading for the whole movement
     (the day its daily limit counted is the day of this time); now by default.
     The row's SHA-256 (``ledger/hashing.py``) is computed here from the values
@@ -57,26 +68,25 @@ def entry_append(
         created_at=created_at or timezone.now(),
     )
     entry.row_hash = hashing.row_hash_compute({name: getattr(entry, name) for name in hashing.ROW_FIELDS})
-    # Parties whose wallets came with their users (select_related) ride along,
-    # so the payload that follows the commit needs no query for their names.
-    for party, wallet in (("sender", sender), ("receiver", receiver)):
-        if wallet is not None and Wallet.user.is_cached(wallet):
-            setattr(entry, party, wallet.user)
     _ENTRY_INSERT.save(entry)
     return entry
 
 
 def daily_limit_change_record(
-    *, wallet: Wallet, actor: User | None, old_limit: Decimal | None, new_limit: Decimal | None
+    *, wallet_id: int, actor_id: int | None, old_limit: Decimal | None, new_limit: Decimal | None
 ) -> DailyLimitChange:
     """Append the audit record of a daily-limit override change.
 
     Call inside the caller's transaction with the wallet locked
-    (``wallets.services.wallet_set_daily_limit``). ``actor`` None means a
+    (``wallets.services.wallet_set_daily_limit``). ``actor_id`` None means a
     change made without a signed-in person (a shell, a data fix).
     """
     return DailyLimitChange.objects.create(
-        wallet=wallet, changed_by=actor, old_limit=old_limit, new_limit=new_limit, changed_at=timezone.now()
+        wallet_id=wallet_id,
+        changed_by_id=actor_id,
+        old_limit=old_limit,
+        new_limit=new_limit,
+        changed_at=timezone.now(),
     )
 
 

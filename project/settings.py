@@ -49,8 +49,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
-    "wallets",
+    # The ledger first: it is the floor, and the wallets app extends its admin.
     "ledger",
+    "wallets",
     "realtime",
 ]
 
@@ -312,9 +313,9 @@ AXES_FAILURE_LIMIT = env.int("PAYLANE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("PAYLANE_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "wallets.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "wallets.views.lockout_response"
 # The same client address as every other limit (django-ipware, PAYLANE_PROXY_COUNT), and
 # usernames in lower case: sign-in ignores case, so a lockout must too.
 AXES_CLIENT_IP_CALLABLE = "wallets.clientip.client_ip"
-AXES_USERNAME_CALLABLE = "wallets.lockout.lockout_username"
+AXES_USERNAME_CALLABLE = "wallets.views.lockout_username"
 AXES_VERBOSE = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal, NotRequired, TypedDict
 
 from ledger.models import Transaction
-from wallets.money import ZERO, money_str
+from ledger.money import ZERO, money_str
 from wallets.payloads import TransactionPayload, transaction_payload
 
 # Close code for a handshake without a valid credential (the 4xxx range is the application's).

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
+from ledger.money import money_str
 from realtime.events import TransactionMessage, transaction_frame
 from wallets.models import User, Wallet
-from wallets.money import money_str
 from wallets.selectors import wallet_remaining_today
 
 if TYPE_CHECKING:

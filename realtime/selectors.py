@@ -14,15 +14,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import close_old_connections, connection
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import close_old_connections
+from django.db.models import OuterRef, QuerySet
 
-from ledger.models import Transaction
+from ledger.money import money_str
+from ledger.selectors import entries_visible_to, last_visible_ids
+from ledger.statements import Statement
 from realtime.events import HelloFrame, PongFrame, TransactionFrame, transaction_frame
 from wallets import selectors as wallet_selectors
 from wallets.models import Wallet
-from wallets.money import money_str
-from wallets.statements import Statement
 
 
 def any_thread[T](read: Callable[..., T]) -> Callable[..., Awaitable[T]]:
@@ -43,20 +43,15 @@ def any_thread[T](read: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 
 def _hello_query(user: int) -> QuerySet[Wallet, Any]:
-    newest = Transaction.objects.order_by("-id").values("id")
+    last_sent, last_received = last_visible_ids(OuterRef("user_id"))
     return (
         Wallet.objects.filter(user_id=user)
-        .annotate(
-            last_sent=Subquery(newest.filter(sender_id=OuterRef("user_id"))[:1]),
-            last_received=Subquery(
-                newest.filter(receiver_id=OuterRef("user_id"), status=Transaction.Status.SUCCESS)[:1]
-            ),
-        )
+        .annotate(last_sent=last_sent, last_received=last_received)
         .values_list("balance", "version", "spent_on", "spent_today", "daily_limit", "last_sent", "last_received")
     )
 
 
-# Every handshake runs it: compiled once per database alias (wallets/statements.py).
+# Every handshake runs it: compiled once per database alias (ledger/statements.py).
 _HELLO = Statement(_hello_query, user=-1)
 
 
@@ -87,34 +82,9 @@ def hello_for_user(*, user_id: int) -> HelloFrame:
 
 
 def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[TransactionFrame]:
-    """Up to ``limit`` of the user's entries with seq > ``after_seq``, oldest first, as frames."""
-    entries = _entries_of(user_id=user_id, after_seq=after_seq, limit=limit)
+    """Up to ``limit`` of the entries the user may see with seq > ``after_seq``, oldest first, as frames."""
+    entries = entries_visible_to(user_id=user_id, after_id=after_seq, limit=limit, oldest_first=True)
     return [transaction_frame(entry, user_id) for entry in entries]
-
-
-def _entries_of(*, user_id: int, limit: int, after_seq: int) -> list[Transaction]:
-    """The rows of ``wallets.selectors.transactions_for_user`` after ``after_seq``, oldest first, ``limit`` at most.
-
-    Its ``sender = u OR (receiver = u AND SUCCESS)`` with ORDER BY id and LIMIT
-    lets PostgreSQL walk the primary key and filter, which for a quiet user in a
-    large ledger reads most of the table. Here each side is a range scan of its
-    (party, id) index, combined in ONE statement: two statements would see two
-    snapshots, and an entry committed between them could be skipped for good.
-    """
-    table = connection.ops.quote_name(Transaction._meta.db_table)
-    sql = (
-        f"SELECT id FROM (SELECT id FROM {table} WHERE sender_id = %s AND id > %s ORDER BY id LIMIT %s) s"
-        f" UNION ALL SELECT id FROM (SELECT id FROM {table} WHERE receiver_id = %s AND status = %s AND id > %s"
-        f" ORDER BY id LIMIT %s) r ORDER BY id LIMIT %s"
-    )
-    params: list[int | str] = [user_id, after_seq, limit, user_id, Transaction.Status.SUCCESS, after_seq, limit, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return []
-    entries = Transaction.objects.select_related("sender", "receiver").in_bulk(ids)
-    return [entries[pk] for pk in ids]
 
 
 def remaining_today_for_user(*, user_id: int) -> str:

@@ -1,8 +1,10 @@
 """Errors the wallet services raise.
 
-Each has a stable ``code`` (the JSON API and websocket use it verbatim) and a
-human message. ``field`` names the form field the error belongs to, if any.
-Views map them to form errors or JSON; nothing else should reach a user.
+Each has a stable ``code`` (the JSON API and websocket use it verbatim), a
+human message and its ``http_status``: the API's answer belongs to the error,
+next to its code, not in a table somewhere else. ``field`` names the form
+field the error belongs to, if any. Views map them to form errors or JSON;
+nothing else should reach a user.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 
 class WalletError(Exception):
     code = "wallet_error"
+    http_status = 400
     field: str | None = None
     default_message = "The operation was refused."
 
@@ -55,24 +58,28 @@ class MobileTaken(ValidationFailed):
 
 class InsufficientFunds(WalletError):
     code = "insufficient_funds"
+    http_status = 422
     field = "amount"
     default_message = "Insufficient funds."
 
 
 class DailyLimitExceeded(WalletError):
     code = "daily_limit_exceeded"
+    http_status = 422
     field = "amount"
     default_message = "This transfer would exceed your daily transfer limit."
 
 
 class TopUpLimitExceeded(WalletError):
     code = "top_up_limit_exceeded"
+    http_status = 422
     field = "amount"
     default_message = "That is more than a single top-up may add."
 
 
 class RecipientNotFound(WalletError):
     code = "recipient_not_found"
+    http_status = 422
     default_message = "No registered user matches that recipient."
 
 
@@ -83,18 +90,21 @@ class SelfTransfer(WalletError):
 
 class IdempotencyKeyReused(WalletError):
     code = "idempotency_key_reused"
+    http_status = 422
     field = "Idempotency-Key"
     default_message = "This Idempotency-Key was already used with a different request."
 
 
 class IdempotencyInProgress(WalletError):
     code = "idempotency_in_progress"
+    http_status = 409
     field = "Idempotency-Key"
     default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
 
 
 class RateLimited(WalletError):
     code = "rate_limited"
+    http_status = 429
     default_message = "Too many attempts. Try again later."
 
     def __init__(self, message: str | None = None, *, retry_after: float = 0.0, field: str | None = None) -> None:
@@ -105,4 +115,5 @@ class RateLimited(WalletError):
 
 class Busy(WalletError):
     code = "busy"
+    http_status = 503
     default_message = "The service is busy and nothing was changed. Please try again in a moment."

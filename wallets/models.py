@@ -17,7 +17,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from wallets.money import DECIMAL_PLACES, MAX_DIGITS, ZERO
+from ledger.money import DECIMAL_PLACES, MAX_DIGITS, ZERO
 
 
 class PaylaneUserManager(UserManager["User"]):

@@ -11,8 +11,8 @@ from typing import TypedDict
 from django.utils import timezone
 
 from ledger.models import Transaction
+from ledger.money import money_str
 from wallets.models import User
-from wallets.money import money_str
 
 
 class PartyPayload(TypedDict):

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
-from wallets.models import User, Wallet
-from wallets.money import ZERO
-from wallets.statements import Statement
+from ledger.selectors import entries_visible_to, entry_visible_to, visible_to
+from ledger.statements import Statement
+from wallets import limits
+from wallets.errors import WalletError
+from wallets.limits import remaining_on_day, spent_on_day
+from wallets.models import Profile, User, Wallet
+from wallets.phone import mobile_normalize
 
 
 def wallet_for_user(*, user: User) -> Wallet:
@@ -20,23 +24,19 @@ def wallet_for_user(*, user: User) -> Wallet:
 
 
 def wallet_spent_today(*, wallet: Wallet) -> Decimal:
-    return wallet.spent_today if wallet.spent_on == timezone.localdate() else ZERO
+    return spent_on_day(wallet, limits.today())
 
 
 def wallet_remaining_today(*, wallet: Wallet) -> Decimal:
-    return max(wallet.effective_daily_limit - wallet_spent_today(wallet=wallet), ZERO)
+    return remaining_on_day(wallet, limits.today())
 
 
 def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
-    """Every entry the user is a party to, newest first; FAILED attempts only for their sender."""
-    return (
-        Transaction.objects.filter(Q(sender_id=user_id) | Q(receiver_id=user_id, status=Transaction.Status.SUCCESS))
-        .select_related("sender", "receiver")
-        .order_by("-id")
-    )
+    """Every entry the user may see (``ledger.selectors.visible_to``), newest first."""
+    return Transaction.objects.filter(visible_to(user_id)).select_related("sender", "receiver").order_by("-id")
 
 
-# Every request and websocket handshake with a token runs this: compiled once (wallets/statements.py).
+# Every request and websocket handshake with a token runs this: compiled once (ledger/statements.py).
 _USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
 _USER_FOR_TOKEN = Statement(
     lambda key: Token.objects.filter(key=key, user__is_active=True).values_list(
@@ -57,42 +57,25 @@ def user_for_token(*, key: str) -> User | None:
 def transactions_page_for_user(
     *, user_id: int, before_id: int | None = None, after_id: int | None = None, limit: int
 ) -> list[Transaction]:
-    """A keyset page of ``transactions_for_user``, newest first: up to ``limit`` entries with ids below
-    ``before_id``, or the ``limit`` entries just above ``after_id`` (the page before it, going back).
-
-    Per user, ledger ids follow commit order, so a page never misses a row
-    that commits later: new rows only ever appear above the first page. Each
-    side of the visibility rule (sent, any status; received, SUCCESS) is a
-    range scan of its (party, id) index, combined in one statement (one
-    snapshot): the plain ``OR`` lets PostgreSQL walk the primary key instead,
-    which for a quiet user in a large ledger reads most of the table.
-    """
-    ascending = after_id is not None
-    bound, op = (after_id, ">") if ascending else (before_id, "<")
-    order = "ASC" if ascending else "DESC"
-    table = connection.ops.quote_name(Transaction._meta.db_table)
-    where = f" AND id {op} %s" if bound is not None else ""
-    tail: list[int | str] = [bound] if bound is not None else []
-    sql = (
-        f"SELECT id FROM (SELECT id FROM {table} WHERE sender_id = %s{where} ORDER BY id {order} LIMIT %s) s"
-        f" UNION ALL SELECT id FROM (SELECT id FROM {table} WHERE receiver_id = %s AND status = %s{where}"
-        f" ORDER BY id {order} LIMIT %s) r ORDER BY id {order} LIMIT %s"
-    )
-    params: list[int | str] = [user_id, *tail, limit, user_id, Transaction.Status.SUCCESS, *tail, limit, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = sorted((row[0] for row in cursor.fetchall()), reverse=True)
-    if not ids:
-        return []
-    entries = Transaction.objects.select_related("sender", "receiver").in_bulk(ids)
-    return [entries[pk] for pk in ids]
+    """A keyset page of the user's history, newest first (``ledger.selectors.entries_visible_to``)."""
+    return entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id)
 
 
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:
-    """One entry, if the user may see it (as for ``transactions_for_user``), else None."""
-    return transactions_for_user(user_id=user_id).filter(pk=transaction_id).first()
+    """One entry, if the user may see it, else None."""
+    return entry_visible_to(user_id=user_id, entry_id=transaction_id)
 
 
 def user_has_wallet(*, user_id: int) -> bool:
     """False for accounts made outside ``user_register`` (e.g. ``createsuperuser``)."""
     return Wallet.objects.filter(user_id=user_id).exists()
+
+
+def user_ids_matching(*, term: str) -> list[int]:
+    """Users whose username (any case) or mobile number is exactly ``term``: index lookups, no scan (admin search)."""
+    ids = list(User.objects.annotate(lname=Lower("username")).filter(lname=term.lower()).values_list("id", flat=True))
+    try:
+        mobile = mobile_normalize(term)
+    except WalletError:
+        return ids
+    return ids + list(Profile.objects.filter(mobile_number=mobile).values_list("user_id", flat=True))

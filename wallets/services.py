@@ -10,7 +10,7 @@ Pushes leave the process only after COMMIT, through ``transaction.on_commit``.
 A transfer is five database round trips: BEGIN, the lock (which also reads
 everything the checks and the push need), one UPDATE of both wallets, the
 ledger INSERT, COMMIT. Its statements are compiled once per database alias
-(``wallets/statements.py``): Django compiling them afresh on every call cost
+(``ledger/statements.py``): Django compiling them afresh on every call cost
 more CPU than the database spent on the whole transfer (docs/performance.md).
 """
 
@@ -30,7 +30,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
-from ledger.services import daily_limit_change_record, entry_append
+from ledger.money import INTEGER_DIGITS, ZERO
+from ledger.services import Party, daily_limit_change_record, entry_append
+from ledger.statements import Statement
 from realtime import notify
 from wallets import ratelimit
 from wallets.busy import busy_on_timeout
@@ -47,10 +49,10 @@ from wallets.errors import (
     ValidationFailed,
     WalletError,
 )
+from wallets.limits import spent_on_day
 from wallets.models import Profile, User, Wallet
-from wallets.money import INTEGER_DIGITS, ZERO, amount_parse
+from wallets.money import amount_parse
 from wallets.phone import mobile_normalize
-from wallets.statements import Statement
 
 # The largest balance the column holds (12 integer digits, 2 decimals).
 MAX_BALANCE = Decimal(10**INTEGER_DIGITS) - Decimal("0.01")
@@ -152,7 +154,8 @@ def _top_up_commit(*, user_id: int, amount: Decimal, on_recorded: OnRecorded | N
     wallet.balance += amount
     wallet.version += 1
     wallet.save(update_fields=["balance", "version"])
-    entry = entry_append(transaction_type=Transaction.Type.ADD_MONEY, amount=amount, receiver=wallet)
+    entry = entry_append(transaction_type=Transaction.Type.ADD_MONEY, amount=amount, receiver=_party(wallet))
+    _parties_attach(entry, receiver=wallet)
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
@@ -196,7 +199,7 @@ def transfer_create(
         try:
             return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value, on_recorded=on_recorded)
         except (InsufficientFunds, DailyLimitExceeded) as refusal:
-            refusal.transaction = _attempt_record_failed(
+            _attempt_record_failed(
                 sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal, on_recorded=on_recorded
             )
             raise
@@ -232,7 +235,7 @@ def _recipient_resolve(*, sender_id: int, to_user_id: object, to_mobile: str | N
 
 
 # The transfer's lock: both wallets of active users, FOR UPDATE in ascending id
-# order, with what the checks and the push need (compiled once: wallets/statements.py).
+# order, with what the checks and the push need (compiled once: ledger/statements.py).
 _WALLETS_LOCK = Statement(
     lambda sender, receiver: (
         Wallet.objects.select_for_update(of=("self",))
@@ -281,7 +284,7 @@ def _transfer_commit(
     if sender.balance < amount:
         raise InsufficientFunds(f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}.")
     today = timezone.localdate(now)
-    spent = sender.spent_today if sender.spent_on == today else ZERO
+    spent = spent_on_day(sender, today)
     limit = sender.effective_daily_limit
     if spent + amount > limit:
         raise DailyLimitExceeded(
@@ -297,12 +300,30 @@ def _transfer_commit(
     receiver.version += 1
     _balances_write(sender=sender, receiver=receiver)
     entry = entry_append(
-        transaction_type=Transaction.Type.TRANSFER, amount=amount, sender=sender, receiver=receiver, created_at=now
+        transaction_type=Transaction.Type.TRANSFER,
+        amount=amount,
+        sender=_party(sender),
+        receiver=_party(receiver),
+        created_at=now,
     )
+    _parties_attach(entry, sender=sender, receiver=receiver)
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
     return entry
+
+
+def _party(wallet: Wallet) -> Party:
+    """A wallet as a ledger row's party: its user and its figures as they stand (already updated)."""
+    return Party(user_id=wallet.user_id, balance=wallet.balance, version=wallet.version)
+
+
+def _parties_attach(entry: Transaction, *, receiver: Wallet, sender: Wallet | None = None) -> None:
+    """Put the parties' users, loaded with their wallets under the lock, on ``entry``:
+    the push that follows the commit then needs no query for their names or the sender's limit."""
+    entry.receiver = receiver.user
+    if sender is not None:
+        entry.sender = sender.user
 
 
 def _balances_write(*, sender: Wallet, receiver: Wallet) -> None:
@@ -348,15 +369,17 @@ def _attempt_record_failed(
 ) -> Transaction:
     # Locked so that the FAILED row's id, too, follows this wallet's commit order.
     sender = Wallet.objects.select_for_update().get(user_id=sender_id)
-    receiver = Wallet(user_id=receiver_id)
     entry = entry_append(
         transaction_type=Transaction.Type.TRANSFER,
         amount=amount,
-        sender=sender,
-        receiver=receiver,
+        sender=_party(sender),
+        receiver=Party(user_id=receiver_id),
         status=Transaction.Status.FAILED,
         failure_reason=reason.code,
     )
+    # The one place a refusal learns its ledger row: everything after (the
+    # Idempotency-Key's record, the API's answer, the page) reads it from here.
+    reason.transaction = entry
     if on_recorded is not None:
         on_recorded(entry, reason)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
@@ -379,5 +402,7 @@ def wallet_set_daily_limit(*, wallet: Wallet, daily_limit: Decimal | None, actor
         if old_limit != daily_limit:
             locked.daily_limit = daily_limit
             locked.save(update_fields=["daily_limit"])
-            daily_limit_change_record(wallet=locked, actor=actor, old_limit=old_limit, new_limit=daily_limit)
+            daily_limit_change_record(
+                wallet_id=locked.pk, actor_id=actor.pk if actor else None, old_limit=old_limit, new_limit=daily_limit
+            )
     return locked

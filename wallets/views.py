@@ -27,13 +27,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
 
 from ledger.models import Transaction
+from ledger.money import money_format
 from wallets import idempotency, ratelimit, selectors, services
+from wallets.api.errors import error_response
 from wallets.clientip import client_ip
-from wallets.errors import Busy, RateLimited, RecipientNotFound, SelfTransfer, WalletError
+from wallets.errors import RateLimited, RecipientNotFound, SelfTransfer, WalletError
 from wallets.forms import AddMoneyForm, OneTimeForm, PayMobileForm, RegistrationForm, TransferForm
 from wallets.formtokens import form_token_key
 from wallets.models import User
-from wallets.money import money_format
 from wallets.services import OnRecorded
 
 RECENT_ON_DASHBOARD = 10
@@ -78,7 +79,8 @@ def _with_retry_after(response: HttpResponse, error: WalletError) -> HttpRespons
 
 
 def _status_of(error: WalletError) -> int:
-    return 429 if isinstance(error, RateLimited) else 503 if isinstance(error, Busy) else 400
+    """A page answers a refused form with 400, but says "slow down" (429) and "busy" (503) as the API does."""
+    return error.http_status if error.http_status in (429, 503) else 400
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -321,3 +323,34 @@ def _add_error(form: forms.Form, error: WalletError, *, recipient_field: str | N
     if error.transaction is not None:
         message += f" The attempt is recorded as failed transaction #{error.transaction.pk}."
     form.add_error(field, message)
+
+
+# --- django-axes' hooks (AXES_USERNAME_CALLABLE, AXES_LOCKOUT_CALLABLE) ---------------------------
+
+
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The name a lockout counts against: as typed, in lower case (sign-in ignores case)."""
+    return str((credentials or {}).get("username") or "").strip().lower()
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The answer to a locked-out sign-in: JSON for the API, the sign-in page otherwise."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = f"Too many failed sign-in attempts. Try again in {minutes} minutes."
+    headers = {"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))}
+    if request.path.startswith("/api/"):
+        return error_response(429, "rate_limited", message, headers=headers)
+    messages.error(request, message)
+    response = render(
+        request,
+        "home.html",
+        {
+            "login_form": AuthenticationForm(request, prefix="login"),
+            "register_form": RegistrationForm(prefix="register"),
+        },
+        status=429,
+    )
+    response["Retry-After"] = headers["Retry-After"]
+    return response

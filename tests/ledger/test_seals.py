@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from ledger import hashing
 from ledger.models import Seal, Transaction
 from ledger.reconcile import ledger_reconcile
-from ledger.services import entry_append, ledger_seal, seal_block_append
+from ledger.services import Party, entry_append, ledger_seal, seal_block_append
 from wallets import services
 from wallets.models import User, Wallet
 
@@ -138,7 +138,13 @@ def test_sealing_never_seals_past_a_smaller_id_that_has_not_committed(register: 
             wallet.balance += Decimal("7.00")
             wallet.version += 1
             wallet.save(update_fields=["balance", "version"])
-            held.append(entry_append(transaction_type="ADD_MONEY", amount=Decimal("7.00"), receiver=wallet).pk)
+            held.append(
+                entry_append(
+                    transaction_type="ADD_MONEY",
+                    amount=Decimal("7.00"),
+                    receiver=Party(wallet.user_id, wallet.balance, wallet.version),
+                ).pk
+            )
             inserted.set()
             release.wait(10)
 

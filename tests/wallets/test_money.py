@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.money import money_format, money_str
 from wallets.errors import InvalidAmount
-from wallets.money import amount_parse, money_format, money_str
+from wallets.money import amount_parse
 
 
 @pytest.mark.parametrize(
@@ -68,8 +69,8 @@ def test_amounts_are_shown_with_the_currency_and_sent_as_two_decimal_strings() -
 @pytest.mark.django_db
 def test_money_sums_are_exact_on_every_backend(register) -> None:  # type: ignore[no-untyped-def]
     from ledger.models import Transaction
+    from ledger.money import MoneySum
     from wallets import services
-    from wallets.money import MoneySum
 
     user = register("sums")
     for amount in ["0.10", "0.20", "4999.99", "7.74", "0.01"] * 3:

@@ -24,21 +24,6 @@ from wallets.errors import Busy, RateLimited, WalletError
 
 logger = logging.getLogger(__name__)
 
-# The status of every WalletError code; anything unlisted is a 400.
-STATUS_FOR_CODE: dict[str, int] = {
-    "validation_error": 400,
-    "invalid_amount": 400,
-    "self_transfer": 400,
-    "insufficient_funds": 422,
-    "daily_limit_exceeded": 422,
-    "top_up_limit_exceeded": 422,
-    "recipient_not_found": 422,
-    "idempotency_key_reused": 422,
-    "idempotency_in_progress": 409,
-    "rate_limited": 429,
-    "busy": 503,
-}
-
 # DRF codes that the API spells differently.
 _CODE_FOR_DRF: dict[str, str] = {
     "parse_error": "validation_error",
@@ -74,7 +59,7 @@ def wallet_error_body(error: WalletError, *, aliases: Mapping[str, str] | None =
         fields[(aliases or {}).get(error.field, error.field)] = [error.message]
     transaction_id = error.transaction.pk if error.transaction is not None else None
     body = error_body(error.code, error.message, fields, transaction_id=transaction_id)
-    return STATUS_FOR_CODE.get(error.code, 400), body
+    return error.http_status, body
 
 
 def _flatten(detail: Any, prefix: str = "") -> tuple[dict[str, list[str]], list[str], set[str]]:

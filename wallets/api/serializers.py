@@ -8,8 +8,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ledger.money import money_str
 from wallets.errors import InvalidAmount
-from wallets.money import amount_parse, money_str
+from wallets.money import amount_parse
 
 _AMOUNT_SCHEMA = {
     "oneOf": [{"type": "string", "example": "250.50"}, {"type": "number", "example": 250.5}],

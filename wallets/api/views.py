@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.models import Transaction
+from ledger.money import money_str
 from wallets import idempotency, selectors, services
 from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
@@ -27,7 +28,6 @@ from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, lim
 from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle, SignInThrottle
 from wallets.errors import WalletError
 from wallets.models import User
-from wallets.money import money_str
 from wallets.payloads import transaction_payload
 from wallets.services import OnRecorded
 
@@ -155,7 +155,6 @@ class _MoneyView(APIView):
     def render(self, entry: Transaction, refusal: WalletError | None) -> tuple[int, dict[str, Any]]:
         if refusal is None:
             return status.HTTP_201_CREATED, dict(transaction_payload(entry))
-        refusal.transaction = entry
         return wallet_error_body(refusal, aliases=self.error_field_aliases)
 
     def post(self, request: Request) -> Response:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from wallets.money import money_format
+from ledger.money import money_format
 
 register = template.Library()
 

@@ -12,10 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ledger.models import AppendOnlyError, Transaction
-from ledger.services import entry_append
+from ledger.services import Party, entry_append
+from ledger.statements import Statement
 from wallets import services
 from wallets.models import User, Wallet
-from wallets.statements import Statement
 
 BALANCE = Statement(lambda user: Wallet.objects.filter(user_id=user).values_list("balance", "spent_on"), user=-1)
 
@@ -83,7 +83,11 @@ def test_a_slot_the_query_does_not_use_is_refused_when_compiled(alice: User) -> 
 
 
 def test_an_appended_entry_has_its_key_and_can_never_be_saved_again(alice: User) -> None:
-    entry = entry_append(transaction_type=Transaction.Type.ADD_MONEY, amount=Decimal("1.00"), receiver=alice.wallet)
+    entry = entry_append(
+        transaction_type=Transaction.Type.ADD_MONEY,
+        amount=Decimal("1.00"),
+        receiver=Party(alice.pk, alice.wallet.balance, alice.wallet.version),
+    )
 
     assert entry.pk is not None
     assert Transaction.objects.get(pk=entry.pk).row_hash == entry.row_hash
