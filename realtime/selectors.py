@@ -20,6 +20,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from ledger.models import Transaction
 from realtime.events import HelloFrame, PongFrame, TransactionFrame, transaction_frame
 from wallets import selectors as wallet_selectors
+from wallets.accounts.credentials import Credential, credential_is_valid
 from wallets.models import Wallet
 from wallets.money import money_str
 from wallets.statements import Statement
@@ -86,6 +87,13 @@ def hello_for_user(*, user_id: int) -> HelloFrame:
     }
 
 
+def hello_if_valid(*, user_id: int, credential: Credential) -> HelloFrame | None:
+    """``hello_for_user``, or None if ``credential`` no longer authenticates the user (checked first)."""
+    if not credential_is_valid(user_id=user_id, credential=credential):
+        return None
+    return hello_for_user(user_id=user_id)
+
+
 def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[TransactionFrame]:
     """Up to ``limit`` of the user's entries with seq > ``after_seq``, oldest first, as frames."""
     entries = _entries_of(user_id=user_id, after_seq=after_seq, limit=limit)
@@ -120,6 +128,13 @@ def _entries_of(*, user_id: int, limit: int, after_seq: int) -> list[Transaction
 def remaining_today_for_user(*, user_id: int) -> str:
     wallet = Wallet.objects.get(user_id=user_id)
     return money_str(wallet_selectors.wallet_remaining_today(wallet=wallet))
+
+
+def pong_if_valid(*, user_id: int, credential: Credential) -> PongFrame | None:
+    """``pong_for_user``, or None if ``credential`` no longer authenticates the user (checked first)."""
+    if not credential_is_valid(user_id=user_id, credential=credential):
+        return None
+    return pong_for_user(user_id=user_id)
 
 
 def pong_for_user(*, user_id: int) -> PongFrame:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
 from wallets.models import User, Wallet
 from wallets.money import ZERO
-from wallets.statements import Statement
 
 
 def wallet_for_user(*, user: User) -> Wallet:
@@ -34,24 +31,6 @@ def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
         .select_related("sender", "receiver")
         .order_by("-id")
     )
-
-
-# Every request and websocket handshake with a token runs this: compiled once (wallets/statements.py).
-_USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
-_USER_FOR_TOKEN = Statement(
-    lambda key: Token.objects.filter(key=key, user__is_active=True).values_list(
-        *(f"user__{name}" for name in _USER_FIELDS)
-    ),
-    key="\x00stand-in token key",
-)
-
-
-def user_for_token(*, key: str) -> User | None:
-    """The active user an API token belongs to, or None."""
-    if not key or len(key) > 64:
-        return None
-    rows = _USER_FOR_TOKEN.rows(key=key)
-    return User.from_db(DEFAULT_DB_ALIAS, _USER_FIELDS, rows[0]) if rows else None
 
 
 def transactions_page_for_user(*, user_id: int, before_id: int | None, limit: int) -> list[Transaction]:

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -19,6 +19,7 @@ from django.views.generic import FormView
 
 from ledger.models import Transaction
 from wallets import selectors, services
+from wallets.accounts import credentials
 from wallets.errors import WalletError
 from wallets.forms import AddMoneyForm, PayMobileForm, RegistrationForm, TransferForm
 from wallets.models import User
@@ -68,7 +69,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
+    credentials.session_end(request=request)
     messages.info(request, "You are signed out.")
     return redirect("home")
 

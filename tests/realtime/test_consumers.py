@@ -30,6 +30,7 @@ from tests.realtime.communicator import (
     transfer,
 )
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.errors import InsufficientFunds
 from wallets.models import User
 
@@ -121,7 +122,7 @@ def test_authorization_header_alone_decides_even_with_a_valid_cookie(alice: User
 
 
 def test_token_in_query_string_is_not_accepted(alice: User) -> None:
-    key = services.token_issue(user=alice)
+    key = token_issue(user=alice)
 
     async def scenario() -> dict[str, Any]:
         comm = communicator([(b"origin", ALLOWED_ORIGIN)], path=f"/ws/wallet/?token={key}")
