@@ -278,7 +278,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 
-# --- Credentials: API tokens ---------------------------------------------------------------
+# --- Credentials: API tokens, the websocket's replay pace ------------------------------
 # API tokens are django-rest-knox rows (hashed at rest, shown once, one per sign-in),
 # valid for PAYLANE_TOKEN_TTL: "30d", "12h", "90m", "3600s" or seconds. Checked on
 # every request without a write (no auto-refresh): wallets/accounts/tokens.py.
@@ -292,6 +292,10 @@ def _duration(name: str, default: str) -> timedelta:
 
 PAYLANE_TOKEN_TTL = _duration("PAYLANE_TOKEN_TTL", "30d")
 REST_KNOX = {"TOKEN_TTL": PAYLANE_TOKEN_TTL, "AUTO_REFRESH": False}
+# A websocket resume is paced per socket: PAYLANE_WS_REPLAY_RATE entries a second after a
+# first PAYLANE_WS_REPLAY_BURST, across every resume of the socket (docs/websocket.md).
+PAYLANE_WS_REPLAY_RATE = env.float("PAYLANE_WS_REPLAY_RATE", default=1000.0)
+PAYLANE_WS_REPLAY_BURST = env.int("PAYLANE_WS_REPLAY_BURST", default=1000)
 
 # django-axes: lock a username+IP pair out after repeated failed sign-ins (page and token).
 AUTHENTICATION_BACKENDS = [

@@ -9,7 +9,8 @@ lock), so a replay that read up to seq R has seen every entry of the user up to
 R. Live events that arrive while a replay runs are held (``held``) and sent,
 filtered the same way, once the replay is done.
 
-A replay runs as a task of its own, so it may take a while; meanwhile the socket goes on dispatching what comes
+A replay runs as a task of its own, paced per socket (``realtime.pacing``),
+so it may take a while; meanwhile the socket goes on dispatching what comes
 in, one message at a time: pings are answered, live events held, and a
 revocation closes the socket at once (Channels dispatches a consumer's
 messages in turn, so a replay run inside a handler would hold a revocation
@@ -33,7 +34,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from realtime import selectors
+from realtime import pacing, selectors
 from realtime.events import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_TRY_AGAIN,
@@ -69,9 +70,10 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     covered_seq: int = 0
     # Set once the socket is refused (4401): nothing is sent after that.
     refused: bool = False
-    # The replay running (at most one), and the live events held meanwhile.
+    # The replay running (at most one), the live events held meanwhile, and the socket's pace.
     replay: asyncio.Task[None] | None = None
     held: deque[TransactionFrame]
+    pace: pacing.ReplayPace
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -97,6 +99,7 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id, self.group, self.credential = user.pk, group, credential
         self.held = deque()
+        self.pace = pacing.ReplayPace(rate=settings.PAYLANE_WS_REPLAY_RATE, burst=settings.PAYLANE_WS_REPLAY_BURST)
         await self.accept()
         # Checked again now that the group is joined: a revocation published
         # between the handshake's check and the join reached no one, but it
@@ -214,6 +217,7 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
                 await self.refuse()
                 return
             page = await replay_page(user_id=self.user_id, after_seq=cursor, limit=page_size)
+            await self.pace.take(len(page))
             for transaction in page:
                 await self.send_json(transaction)
             if page:

@@ -8,6 +8,8 @@ The same across two daphne processes: ``test_revocation_end_to_end.py``.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from realtime import auth, notify
 from tests.realtime.communicator import ALLOWED_ORIGIN, QUIET, WAIT, communicator, connected, pushes_flushed, run
 from tests.realtime.communicator import transfer as transfer_async
 from tests.wallets.api.conftest import Api
+from wallets import services
 from wallets.accounts.tokens import token_issue
 from wallets.models import User
 
@@ -192,6 +195,39 @@ def test_an_admin_save_that_leaves_the_user_active_closes_nothing(admin_client: 
     assert status == 302
     assert quiet
     assert AuthToken.objects.filter(user=bob).exists()
+
+
+def test_a_revocation_closes_a_socket_in_the_middle_of_a_paced_replay_at_once(
+    alice: User, bob: User, settings: Any
+) -> None:
+    # One page goes at once, the next only 2 s later: the revocation must not wait for it.
+    settings.PAYLANE_WS_REPLAY_PAGE_SIZE = 20
+    settings.PAYLANE_WS_REPLAY_BURST = 20
+    settings.PAYLANE_WS_REPLAY_RATE = 10
+    for _ in range(60):
+        services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    token = token_issue(user=bob)
+
+    async def scenario() -> tuple[list[dict[str, Any]], float]:
+        socket, _ = await connected(bearer(token))
+        await socket.send_json_to({"type": "resume", "after_seq": 0})
+        for _ in range(20):
+            await socket.receive_json_from(timeout=WAIT)
+        await asyncio.sleep(0.3)  # the replay now waits for its pace, its credential checked
+        started = time.monotonic()
+        await in_thread(Api(token).delete)(TOKEN)
+        outputs = []
+        while (output := await socket.receive_output(timeout=WAIT))["type"] != "websocket.close":
+            outputs.append(output)
+        took = time.monotonic() - started
+        assert output == CLOSED_4401
+        assert await nothing_more(socket)
+        await socket.disconnect()
+        return outputs, took
+
+    outputs, took = run(scenario)
+    assert took < 1.0
+    assert outputs == []
 
 
 # --- The slow path: the message was lost ---------------------------------------------------------
