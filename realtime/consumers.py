@@ -36,7 +36,6 @@ from django.conf import settings
 
 from realtime import pacing, selectors
 from realtime.events import (
-    CLOSE_INTERNAL_ERROR,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
@@ -199,9 +198,9 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
                     await self.send_json(held)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # e.g. the database went away mid-replay: reconnect and resume
             logger.exception("replay failed, closing")
-            await self.close(code=CLOSE_INTERNAL_ERROR)
+            await self.close(code=CLOSE_TRY_AGAIN)
         finally:
             # No await between the last look at `held` and this: from here live events go out directly.
             if self.replay is asyncio.current_task():

@@ -18,8 +18,6 @@ from wallets.payloads import TransactionPayload, transaction_payload
 CLOSE_UNAUTHENTICATED = 4401
 # Close code when the channel layer is unreachable at connect: try again later.
 CLOSE_TRY_AGAIN = 1013
-# Close code for an unexpected failure during a replay: reconnect and resume.
-CLOSE_INTERNAL_ERROR = 1011
 
 
 class HelloFrame(TypedDict):

@@ -314,6 +314,24 @@ def test_events_committed_while_the_replay_is_read_arrive_once_and_none_is_lost(
     assert set(during) <= set(replayed + live_seqs)
 
 
+def test_a_replay_that_fails_on_the_server_closes_the_socket_with_1013_so_the_client_reconnects(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(*, user_id: int, after_seq: int, limit: int) -> Any:
+        raise ConnectionError("database gone")
+
+    monkeypatch.setattr(consumers, "replay_page", failing)
+
+    async def scenario() -> dict[str, Any]:
+        a, _ = await connected(alice)
+        await a.send_json_to({"type": "resume", "after_seq": 0})
+        closed = await a.receive_output(timeout=WAIT)
+        await a.disconnect()
+        return closed
+
+    assert run(scenario) == {"type": "websocket.close", "code": 1013}
+
+
 def test_live_push_of_an_entry_already_covered_by_hello_or_resume_is_skipped(alice: User) -> None:
     from channels.layers import get_channel_layer
 
