@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     harness.database_recreate(args.database_url)
     harness.django_setup(args.database_url)
     user_ids = wallets_create(args.wallets)
-    from wallets import services
+    from wallets.accounts.tokens import token_issue
     from wallets.models import User
 
-    tokens = {u.pk: services.token_issue(user=u) for u in User.objects.filter(pk__in=user_ids)}
+    tokens = {u.pk: token_issue(user=u) for u in User.objects.filter(pk__in=user_ids)}
 
     rows: list[dict[str, Any]] = []
     for daphnes in [int(d) for d in args.daphnes.split(",")]:

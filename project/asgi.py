@@ -20,7 +20,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from realtime.auth import TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
+from realtime.auth import SessionCredentialMiddleware, TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
 from realtime.daphne_close import allow_registered_close_codes  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
@@ -34,7 +34,7 @@ application = ProtocolTypeRouter(
             # Programs: the Bearer token alone decides, with or without an Origin.
             token_app=TokenAuthMiddleware(websocket_router),
             # Browsers: the session cookie, only from an allowed Origin (else HTTP 403).
-            session_app=AllowedHostsOriginValidator(AuthMiddlewareStack(websocket_router)),
+            session_app=AllowedHostsOriginValidator(AuthMiddlewareStack(SessionCredentialMiddleware(websocket_router))),
         ),
     }
 )

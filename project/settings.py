@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, hashed at rest (wallets/accounts/tokens.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -303,6 +303,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+
+# --- Credentials: API tokens, the websocket's replay pace ------------------------------
+# API tokens are django-rest-knox rows (hashed at rest, shown once, one per sign-in),
+# valid for PAYLANE_TOKEN_TTL: "30d", "12h", "90m", "3600s" or seconds. Checked on
+# every request without a write (no auto-refresh): wallets/accounts/tokens.py.
+def _duration(name: str, default: str) -> timedelta:
+    text = env.str(name, default=default).strip().lower()
+    match = re.fullmatch(r"(\d+)\s*([smhd]?)", text)
+    if not match or int(match[1]) == 0:
+        raise ImproperlyConfigured(f"{name} must be a positive duration such as 30d, 12h, 90m or 3600s, not {text!r}")
+    return timedelta(seconds=int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]])
+
+
+PAYLANE_TOKEN_TTL = _duration("PAYLANE_TOKEN_TTL", "30d")
+REST_KNOX = {"TOKEN_TTL": PAYLANE_TOKEN_TTL, "AUTO_REFRESH": False}
+# A websocket resume is paced per socket: PAYLANE_WS_REPLAY_RATE entries a second after a
+# first PAYLANE_WS_REPLAY_BURST, across every resume of the socket (docs/websocket.md).
+PAYLANE_WS_REPLAY_RATE = env.float("PAYLANE_WS_REPLAY_RATE", default=1000.0)
+PAYLANE_WS_REPLAY_BURST = env.int("PAYLANE_WS_REPLAY_BURST", default=1000)
 
 # django-axes: lock a username+IP pair out after repeated failed sign-ins (page and token).
 AUTHENTICATION_BACKENDS = [

@@ -6,6 +6,10 @@ because a browser page cannot set that header on a websocket, so it opens no
 cross-site hole. Without the header the session cookie decides, and only for
 an allowed Origin (``AllowedHostsOriginValidator``: cross-origin -> HTTP 403).
 Tokens in the query string are ignored: they end up in access logs.
+
+Either way the scope also gets ``scope["credential"]``, the
+``wallets.accounts.credentials.Credential`` that authenticated the socket: the
+consumer checks it again later and closes (4401) when it is revoked.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 
 from realtime.selectors import any_thread
-from wallets.selectors import user_for_token
+from wallets.accounts.credentials import Credential
+from wallets.accounts.tokens import token_authenticate
 
 Scope = dict[str, Any]
 ASGIApp = Any
@@ -32,24 +37,33 @@ def bearer_token(scope: Scope) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _user_or_anonymous(key: str) -> Any:
-    return user_for_token(key=key) or AnonymousUser()
-
-
 # One read that shares nothing with its thread: any executor thread will do.
-_user_for_token = any_thread(_user_or_anonymous)
+_token_authenticate = any_thread(token_authenticate)
 
 
 class TokenAuthMiddleware:
-    """Sets ``scope["user"]`` from the Bearer token (AnonymousUser when it is missing or invalid)."""
+    """Sets ``scope["user"]`` and ``scope["credential"]`` from the Bearer token (AnonymousUser and None without one)."""
 
     def __init__(self, inner: ASGIApp) -> None:
         self.inner = inner
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         key = bearer_token(scope) or ""
-        user = await _user_for_token(key) if key else AnonymousUser()
-        return await self.inner({**scope, "user": user, "auth": "token"}, receive, send)
+        found = await _token_authenticate(key=key) if key else None
+        user, credential = found if found is not None else (AnonymousUser(), None)
+        return await self.inner({**scope, "user": user, "credential": credential, "auth": "token"}, receive, send)
+
+
+class SessionCredentialMiddleware:
+    """Inside Channels' ``AuthMiddlewareStack``: ``scope["credential"]`` is the session that signed the user in."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        session_key = scope["session"].session_key if scope["user"].is_authenticated else None
+        credential = Credential("session", session_key) if session_key else None
+        return await self.inner({**scope, "credential": credential}, receive, send)
 
 
 class TokenOrSessionAuth:

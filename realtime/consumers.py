@@ -6,49 +6,84 @@ it has covered that way (``covered_seq``). A live event at or below it is
 already in what the client got and is skipped; one above it is sent. Per user,
 ledger id order is commit order (every entry is inserted under its wallet's
 lock), so a replay that read up to seq R has seen every entry of the user up to
-R. Live events that arrive while a replay is read wait in the channel layer
-(Channels dispatches one message at a time per consumer) and are filtered
-when the replay is done.
+R. Live events that arrive while a replay runs are held (``held``) and sent,
+filtered the same way, once the replay is done.
+
+A replay runs as a task of its own, paced per socket (``realtime.pacing``),
+so it may take a while; meanwhile the socket goes on dispatching what comes
+in, one message at a time: pings are answered, live events held, and a
+revocation closes the socket at once (Channels dispatches a consumer's
+messages in turn, so a replay run inside a handler would hold a revocation
+back until it ended). A second resume supersedes a replay still running.
+
+Revocation: the socket remembers the credential that opened it
+(``scope["credential"]``). A ``wallet.revoked`` message naming it (or all of
+the user's credentials) closes the socket with 4401, and nothing is sent after
+it. The same check, in the database, runs after the group join, on every ping
+and before every replay page: the slow path when the message was lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from realtime import selectors
+from realtime import pacing, selectors
 from realtime.events import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
     ResumedFrame,
+    RevokedMessage,
+    TransactionFrame,
     TransactionMessage,
     error_frame,
 )
 from realtime.notify import user_group
+from wallets.accounts.credentials import Credential, credential_is_valid
 
 logger = logging.getLogger(__name__)
 
 MAX_SEQ = 2**63 - 1
+# Live events held while a replay runs; beyond this they are dropped, as the
+# channel layer may drop them (the client sees the version gap and resumes).
+MAX_HELD = 10_000
 
-hello_for_user = selectors.any_thread(selectors.hello_for_user)
+hello_if_valid = selectors.any_thread(selectors.hello_if_valid)
 replay_page = selectors.any_thread(selectors.replay_page)
 remaining_today_for_user = selectors.any_thread(selectors.remaining_today_for_user)
-pong_for_user = selectors.any_thread(selectors.pong_for_user)
+pong_if_valid = selectors.any_thread(selectors.pong_if_valid)
+credential_valid = selectors.any_thread(credential_is_valid)
 
 
 class WalletConsumer(AsyncJsonWebsocketConsumer):
     user_id: int | None = None
     group: str | None = None
+    credential: Credential | None = None
     covered_seq: int = 0
+    # Set once the socket is refused (4401): nothing is sent after that.
+    refused: bool = False
+    # The replay running (at most one), the live events held meanwhile, and the socket's pace.
+    replay: asyncio.Task[None] | None = None
+    held: deque[TransactionFrame]
+    pace: pacing.ReplayPace
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._replay_stop()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        credential = self.scope.get("credential")
+        if user is None or not user.is_authenticated or credential is None:
             # Accepted and closed at once: a 4401 the client can read, and no data frame.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -61,23 +96,45 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_TRY_AGAIN)
             return
-        self.user_id, self.group = user.pk, group
+        self.user_id, self.group, self.credential = user.pk, group, credential
+        self.held = deque()
+        self.pace = pacing.ReplayPace(rate=settings.PAYLANE_WS_REPLAY_RATE, burst=settings.PAYLANE_WS_REPLAY_BURST)
         await self.accept()
-        hello = await hello_for_user(user_id=user.pk)
+        # Checked again now that the group is joined: a revocation published
+        # between the handshake's check and the join reached no one, but it
+        # had committed, so this read sees it.
+        hello = await hello_if_valid(user_id=user.pk, credential=credential)
+        if hello is None:
+            await self.refuse()
+            return
         self.covered_seq = hello["last_seq"]
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
+        self._replay_stop()
         if self.group is not None:
             try:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             except Exception as exc:  # the group entry expires by itself
                 logger.info("group_discard failed: %r", exc)
 
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        if self.refused:
+            return  # after a 4401 nothing goes out, whichever handler or task asks
+        await super().send_json(content, close)
+
+    async def refuse(self) -> None:
+        """Close with 4401: the credential is revoked, expired or no longer valid."""
+        if self.refused:
+            return
+        self.refused = True
+        self._replay_stop()
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
     # --- Frames from the client ------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        if self.user_id is None:
+        if self.user_id is None or self.refused:
             return
         if text_data is None:
             await self.send_json(error_frame("bad_frame", "Send text frames holding a JSON object."))
@@ -97,7 +154,7 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
         await handler(frame)
 
     async def receive_ping(self, frame: dict[str, Any]) -> None:
-        assert self.user_id is not None and self.group is not None
+        assert self.user_id is not None and self.group is not None and self.credential is not None
         # Re-joining renews a membership the layer may have lost (the original
         # channels-redis layer expires groups after a day; a Pub/Sub subscription
         # can be dropped); for a membership that is there it changes nothing.
@@ -107,7 +164,11 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("group refresh failed, closing: %r", exc)
             await self.close(code=CLOSE_TRY_AGAIN)
             return
-        await self.send_json(await pong_for_user(user_id=self.user_id))
+        pong = await pong_if_valid(user_id=self.user_id, credential=self.credential)
+        if pong is None:
+            await self.refuse()
+            return
+        await self.send_json(pong)
 
     async def receive_resume(self, frame: dict[str, Any]) -> None:
         after_seq = frame.get("after_seq")
@@ -115,11 +176,47 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             error: ErrorFrame = error_frame("bad_frame", '"after_seq" must be a whole number, 0 or more.')
             await self.send_json(error)
             return
-        assert self.user_id is not None
+        # The newest resume wins: it asks from what the client has now, which
+        # covers what an older one still running would have sent.
+        self._replay_stop()
+        self.replay = asyncio.create_task(self._replay_then_release(after_seq))
+
+    def _replay_stop(self) -> None:
+        # A replay that stops itself (its credential check failed) just returns.
+        if self.replay is not None and self.replay is not asyncio.current_task():
+            self.replay.cancel()
+        self.replay = None
+
+    async def _replay_then_release(self, after_seq: int) -> None:
+        try:
+            await self._replay(after_seq)
+            # Live events held meanwhile, in the order they came. Each send may
+            # let more arrive; they join the queue, so none is left behind.
+            while self.held:
+                held = self.held.popleft()
+                if held["seq"] > self.covered_seq:
+                    await self.send_json(held)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # e.g. the database went away mid-replay: reconnect and resume
+            logger.exception("replay failed, closing")
+            await self.close(code=CLOSE_TRY_AGAIN)
+        finally:
+            # No await between the last look at `held` and this: from here live events go out directly.
+            if self.replay is asyncio.current_task():
+                self.replay = None
+
+    async def _replay(self, after_seq: int) -> None:
+        assert self.user_id is not None and self.credential is not None
         page_size: int = getattr(settings, "PAYLANE_WS_REPLAY_PAGE_SIZE", 200)
         cursor = after_seq
         while True:
+            # The slow path of a revocation: a replay can last minutes.
+            if not await credential_valid(user_id=self.user_id, credential=self.credential):
+                await self.refuse()
+                return
             page = await replay_page(user_id=self.user_id, after_seq=cursor, limit=page_size)
+            await self.pace.take(len(page))
             for transaction in page:
                 await self.send_json(transaction)
             if page:
@@ -140,6 +237,17 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     async def wallet_transaction(self, message: TransactionMessage) -> None:
         # No database access here: the frame comes complete from realtime.notify.
         frame = message["frame"]
-        if message["user_id"] != self.user_id or frame["seq"] <= self.covered_seq:
+        if message["user_id"] != self.user_id or self.refused:
             return
-        await self.send_json(frame)
+        if self.replay is not None:
+            if len(self.held) < MAX_HELD:
+                self.held.append(frame)
+            return
+        if frame["seq"] > self.covered_seq:
+            await self.send_json(frame)
+
+    async def wallet_revoked(self, message: RevokedMessage) -> None:
+        if message["user_id"] != self.user_id or self.credential is None:
+            return
+        if message["credential"] is None or message["credential"] == self.credential.name:
+            await self.refuse()

@@ -13,7 +13,8 @@ from ledger.models import Transaction
 from ledger.money import ZERO, money_str
 from wallets.payloads import TransactionPayload, transaction_payload
 
-# Close code for a handshake without a valid credential (the 4xxx range is the application's).
+# Close code for a socket without a valid credential: at the handshake, or once it
+# is revoked (the 4xxx range is the application's).
 CLOSE_UNAUTHENTICATED = 4401
 # Close code when the channel layer is unreachable at connect: try again later.
 CLOSE_TRY_AGAIN = 1013
@@ -65,6 +66,15 @@ class TransactionMessage(TypedDict):
     type: Literal["wallet.transaction"]
     user_id: int
     frame: TransactionFrame
+
+
+class RevokedMessage(TypedDict):
+    """What ``realtime.notify.credentials_revoked`` puts on a user's group: close these sockets."""
+
+    type: Literal["wallet.revoked"]
+    user_id: int
+    # The credential's name (``wallets.accounts.credentials.Credential.name``), or None: all of the user's.
+    credential: str | None
 
 
 def party_figures(entry: Transaction, user_id: int) -> tuple[str, int]:

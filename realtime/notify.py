@@ -1,8 +1,12 @@
 """The one place that pushes to Channels groups.
 
 Called only through ``transaction.on_commit(..., robust=True)`` by the wallet
-services, so nothing leaves the process before COMMIT and a push failure never
-turns a committed transfer into an error.
+services and the credential revocations (``wallets.accounts``), so nothing
+leaves the process before COMMIT and a push failure never turns a committed
+transfer into an error.
+
+Revocations (``credentials_revoked``) are the exception to everything below:
+they are sent at once, on the committing thread, and waited for.
 
 A push is a hint, not the truth: the channel layer is at-most-once, and a
 client that misses one sees a version gap and resumes from the ledger. So a
@@ -33,7 +37,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 from ledger.money import money_str
-from realtime.events import TransactionMessage, transaction_frame
+from realtime.events import RevokedMessage, TransactionMessage, transaction_frame
 from wallets.models import User, Wallet
 from wallets.selectors import wallet_remaining_today
 
@@ -46,6 +50,8 @@ logger = logging.getLogger(__name__)
 PUSH_TIMEOUT = 3.0
 # Pushes waiting for the loop; beyond this they are dropped rather than queued without bound.
 MAX_BACKLOG = 50_000
+# How long a revoking request waits for the channel layer before it answers anyway.
+REVOKE_TIMEOUT = 1.0
 
 
 def user_group(user_id: int) -> str:
@@ -76,6 +82,36 @@ def transaction_committed(entry: Transaction) -> None:
             frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
         messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
     _push(messages)
+
+
+def credentials_revoked(*, user_id: int, credential: str | None) -> None:
+    """Close the user's sockets opened with ``credential`` (a credential's name; None: all of them), everywhere.
+
+    Unlike a push this is not handed to the pusher: it is sent on the calling
+    thread, which waits until the channel layer has it (Redis has published it
+    to every process). The revoking request answers only after that, and a
+    transfer made after the answer is published after it; Redis delivers the
+    two to each process, and Channels to each socket, in that order, so the
+    socket closes before that transfer could reach it. Gives up after
+    ``REVOKE_TIMEOUT`` (Redis down): the sockets then close at their next ping
+    or resume, which check the credential in the database. Never raises.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    group = user_group(user_id)
+    message: RevokedMessage = {"type": "wallet.revoked", "user_id": user_id, "credential": credential}
+    try:
+        # On daphne this runs on the server's own loop (the request's thread came
+        # from it), where the layer's Redis connections already are.
+        async_to_sync(_send_within)(layer, group, message, REVOKE_TIMEOUT)
+    except Exception as exc:
+        logger.warning("revocation for %s not published (sockets close at their next ping or resume): %r", group, exc)
+
+
+async def _send_within(layer: BaseChannelLayer, group: str, message: RevokedMessage, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        await layer.group_send(group, message)
 
 
 def _parties_load(entry: Transaction) -> dict[int, Wallet]:

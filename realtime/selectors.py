@@ -22,6 +22,7 @@ from ledger.selectors import entries_visible_to, last_visible_ids
 from ledger.statements import Statement
 from realtime.events import HelloFrame, PongFrame, TransactionFrame, transaction_frame
 from wallets import selectors as wallet_selectors
+from wallets.accounts.credentials import Credential, credential_is_valid
 from wallets.models import Wallet
 
 
@@ -81,6 +82,13 @@ def hello_for_user(*, user_id: int) -> HelloFrame:
     }
 
 
+def hello_if_valid(*, user_id: int, credential: Credential) -> HelloFrame | None:
+    """``hello_for_user``, or None if ``credential`` no longer authenticates the user (checked first)."""
+    if not credential_is_valid(user_id=user_id, credential=credential):
+        return None
+    return hello_for_user(user_id=user_id)
+
+
 def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[TransactionFrame]:
     """Up to ``limit`` of the entries the user may see with seq > ``after_seq``, oldest first, as frames."""
     entries = entries_visible_to(user_id=user_id, after_id=after_seq, limit=limit, oldest_first=True)
@@ -90,6 +98,13 @@ def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[Transaction
 def remaining_today_for_user(*, user_id: int) -> str:
     wallet = Wallet.objects.get(user_id=user_id)
     return money_str(wallet_selectors.wallet_remaining_today(wallet=wallet))
+
+
+def pong_if_valid(*, user_id: int, credential: Credential) -> PongFrame | None:
+    """``pong_for_user``, or None if ``credential`` no longer authenticates the user (checked first)."""
+    if not credential_is_valid(user_id=user_id, credential=credential):
+        return None
+    return pong_for_user(user_id=user_id)
 
 
 def pong_for_user(*, user_id: int) -> PongFrame:

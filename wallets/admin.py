@@ -4,9 +4,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.core.paginator import Paginator
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -15,6 +16,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_protect
+from knox.models import AuthToken
 
 from ledger import admin as ledger_admin
 from ledger import selectors as ledger_selectors
@@ -23,6 +25,7 @@ from ledger.models import DailyLimitChange, Transaction
 from ledger.money import ZERO
 from ledger.snapshot import ledger_snapshot
 from wallets import selectors, services
+from wallets.accounts import credentials, tokens
 from wallets.models import Profile, User, Wallet
 
 AUDIT_PAGE_SIZE = 100
@@ -30,10 +33,68 @@ AUDIT_PAGE_SIZE = 100
 
 @admin.register(User)
 class PaylaneUserAdmin(UserAdmin):
-    """Users are deactivated (``is_active``), never deleted: their ledger rows name them for good."""
+    """Users are deactivated (``is_active``), never deleted: their ledger rows name them for good.
+
+    Deactivating a user or changing their password ends their credentials:
+    ``credentials_revoke_all`` deletes their API tokens and closes their
+    sockets (4401); their page sessions fail Django's own checks.
+    """
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Inside the admin's transaction: the message leaves only if the deactivation commits.
+            credentials.credentials_revoke_all(user=obj)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        user = self.get_object(request, unquote(id))
+        before = user.password if user is not None else None
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and user is not None:
+            user.refresh_from_db(fields=["password"])
+            if user.password != before:  # set, changed, or made unusable
+                credentials.credentials_revoke_all(user=user)
+        return response
+
+
+# knox's own admin can mint a token for anyone and show it: replaced by this one.
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """API tokens: who, since when, until when. The token itself is not stored, so not shown.
+
+    Read-only; deleting one revokes it through ``tokens.token_revoke``, which
+    also closes the sockets it opened. Staff cannot issue tokens here.
+    """
+
+    list_display = ["user", "token_key", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["=user__username"]
+    fields = ("user", "token_key", "created", "expiry")
+    readonly_fields = ("user", "token_key", "created", "expiry")
+    ordering = ["-created"]
+
+    @admin.display(description="starts with")
+    def token_key(self, token: AuthToken) -> str:
+        return f"{token.token_key}…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: AuthToken) -> None:
+        tokens.token_revoke(user=obj.user, credential=credentials.Credential("token", obj.digest))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> None:
+        for token in queryset.select_related("user"):
+            tokens.token_revoke(user=token.user, credential=credentials.Credential("token", token.digest))
 
 
 @admin.register(Profile)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
-from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
 from ledger.selectors import entries_visible_to, entry_visible_to, visible_to
-from ledger.statements import Statement
 from wallets import limits
 from wallets.errors import WalletError
 from wallets.limits import remaining_on_day, spent_on_day
@@ -34,24 +31,6 @@ def wallet_remaining_today(*, wallet: Wallet) -> Decimal:
 def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
     """Every entry the user may see (``ledger.selectors.visible_to``), newest first."""
     return Transaction.objects.filter(visible_to(user_id)).select_related("sender", "receiver").order_by("-id")
-
-
-# Every request and websocket handshake with a token runs this: compiled once (ledger/statements.py).
-_USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
-_USER_FOR_TOKEN = Statement(
-    lambda key: Token.objects.filter(key=key, user__is_active=True).values_list(
-        *(f"user__{name}" for name in _USER_FIELDS)
-    ),
-    key="\x00stand-in token key",
-)
-
-
-def user_for_token(*, key: str) -> User | None:
-    """The active user an API token belongs to, or None."""
-    if not key or len(key) > 64:
-        return None
-    rows = _USER_FOR_TOKEN.rows(key=key)
-    return User.from_db(DEFAULT_DB_ALIAS, _USER_FIELDS, rows[0]) if rows else None
 
 
 def transactions_page_for_user(

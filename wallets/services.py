@@ -27,7 +27,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from ledger.models import Transaction
 from ledger.money import INTEGER_DIGITS, ZERO
@@ -109,20 +108,6 @@ def _register_commit(*, user: User, mobile: str) -> User:
     Profile.objects.create(user=user, mobile_number=mobile)
     Wallet.objects.create(user=user)
     return user
-
-
-def token_issue(*, user: User) -> str:
-    """The user's API token, created on first use (one per user).
-
-    Transaction: the ORM's own (one INSERT at most). Side effects: none.
-    """
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
-
-
-def token_revoke(*, user: User) -> None:
-    """Revoke the user's API token; the next ``token_issue`` makes a new one."""
-    Token.objects.filter(user=user).delete()
 
 
 # --- Money ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -29,6 +29,7 @@ from django.views.generic import FormView
 from ledger.models import Transaction
 from ledger.money import money_format
 from wallets import idempotency, ratelimit, selectors, services
+from wallets.accounts import credentials
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
 from wallets.errors import RateLimited, RecipientNotFound, SelfTransfer, WalletError
@@ -131,7 +132,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
+    credentials.session_end(request=request)
     messages.info(request, "You are signed out.")
     return redirect("home")
 

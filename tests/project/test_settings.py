@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -91,3 +93,17 @@ def test_production_cookies_are_secure_and_host_prefixed() -> None:
     assert prod.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "True"], prod.stderr
     behind_proxy = manage("shell", "-v", "0", "-c", code, DEBUG="0", SECRET_KEY="s" * 60, SECURE_SSL_REDIRECT="0")
     assert behind_proxy.stdout.split()[3] == "False"
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("30d", 2592000), ("12h", 43200), ("90m", 5400), ("3600", 3600)])
+def test_the_token_ttl_is_a_duration_with_an_optional_unit(value: str, seconds: int) -> None:
+    code = "from django.conf import settings as s; print(int(s.PAYLANE_TOKEN_TTL.total_seconds()))"
+    result = manage("shell", "-v", "0", "-c", code, DEBUG="1", SECRET_KEY="dev", PAYLANE_TOKEN_TTL=value)
+    assert result.stdout.split() == [str(seconds)], result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "-5d", "1w"])
+def test_a_token_ttl_that_is_not_a_positive_duration_refuses_to_start(value: str) -> None:
+    result = manage("check", DEBUG="1", SECRET_KEY="dev", PAYLANE_TOKEN_TTL=value)
+    assert result.returncode != 0
+    assert "PAYLANE_TOKEN_TTL must be a positive duration" in result.stderr

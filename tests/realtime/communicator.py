@@ -13,6 +13,7 @@ from django.test import Client
 from project.asgi import application
 from realtime import notify
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.models import User
 
 ALLOWED_ORIGIN = b"http://localhost"
@@ -27,7 +28,7 @@ def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def bearer(user: User) -> list[tuple[bytes, bytes]]:
-    return [(b"authorization", f"Bearer {services.token_issue(user=user)}".encode())]
+    return [(b"authorization", f"Bearer {token_issue(user=user)}".encode())]
 
 
 def session_cookie(user: User) -> list[tuple[bytes, bytes]]:

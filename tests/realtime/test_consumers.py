@@ -30,6 +30,7 @@ from tests.realtime.communicator import (
     transfer,
 )
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.errors import InsufficientFunds
 from wallets.models import User
 
@@ -121,7 +122,7 @@ def test_authorization_header_alone_decides_even_with_a_valid_cookie(alice: User
 
 
 def test_token_in_query_string_is_not_accepted(alice: User) -> None:
-    key = services.token_issue(user=alice)
+    key = token_issue(user=alice)
 
     async def scenario() -> dict[str, Any]:
         comm = communicator([(b"origin", ALLOWED_ORIGIN)], path=f"/ws/wallet/?token={key}")
@@ -311,6 +312,24 @@ def test_events_committed_while_the_replay_is_read_arrive_once_and_none_is_lost(
     assert all(seq > frames[-1]["last_seq"] for seq in live_seqs)
     assert live_seqs  # the transfer after the last page came live
     assert set(during) <= set(replayed + live_seqs)
+
+
+def test_a_replay_that_fails_on_the_server_closes_the_socket_with_1013_so_the_client_reconnects(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(*, user_id: int, after_seq: int, limit: int) -> Any:
+        raise ConnectionError("database gone")
+
+    monkeypatch.setattr(consumers, "replay_page", failing)
+
+    async def scenario() -> dict[str, Any]:
+        a, _ = await connected(alice)
+        await a.send_json_to({"type": "resume", "after_seq": 0})
+        closed = await a.receive_output(timeout=WAIT)
+        await a.disconnect()
+        return closed
+
+    assert run(scenario) == {"type": "websocket.close", "code": 1013}
 
 
 def test_live_push_of_an_entry_already_covered_by_hello_or_resume_is_skipped(alice: User) -> None:

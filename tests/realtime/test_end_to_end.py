@@ -27,6 +27,7 @@ from ledger.models import Transaction
 from realtime.events import CLOSE_UNAUTHENTICATED
 from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.models import User
 from wallets.payloads import transaction_payload
 
@@ -62,7 +63,7 @@ def test_transfer_over_http_reaches_both_parties_each_with_their_own_balance(
     servers: tuple[Daphne, Daphne], alice: User, bob: User
 ) -> None:
     one, _ = servers
-    tokens = services.token_issue(user=alice), services.token_issue(user=bob)
+    tokens = token_issue(user=alice), token_issue(user=bob)
     page = Browserless(one.http, session_key(alice))
 
     async def scenario() -> tuple[int, dict[str, Any], dict[str, Any]]:
@@ -86,7 +87,7 @@ def test_transfer_served_by_one_process_reaches_clients_of_another(
     servers: tuple[Daphne, Daphne], alice: User, bob: User
 ) -> None:
     one, two = servers
-    tokens = services.token_issue(user=alice), services.token_issue(user=bob)
+    tokens = token_issue(user=alice), token_issue(user=bob)
     page = Browserless(one.http, session_key(alice))
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -137,7 +138,7 @@ def test_push_arrives_after_an_idle_gap_longer_than_the_redis_read_timeout(
     # redis-py's default 5 s socket timeout equals the layer's 5 s BRPOP: without
     # socket_timeout=None an idle consumer's read times out and this push is lost.
     one, two = servers
-    token = services.token_issue(user=bob)
+    token = token_issue(user=bob)
     page = Browserless(one.http, session_key(alice))
 
     async def scenario() -> dict[str, Any]:
@@ -159,7 +160,7 @@ def test_burst_of_200_handshakes_all_get_hello_and_the_next_event(
     # More concurrent group_adds than redis-py's default pool of 100 connections,
     # which refuses (MaxConnectionsError) instead of waiting.
     one, _ = servers
-    token = services.token_issue(user=bob)
+    token = token_issue(user=bob)
 
     async def scenario() -> tuple[list[Any], list[Any]]:
         results = await asyncio.gather(*(subscribe(one, token) for _ in range(200)), return_exceptions=True)
@@ -180,7 +181,7 @@ def test_redis_outage_never_fails_a_transfer_and_the_service_recovers_by_itself(
 ) -> None:
     redis = RedisServer(tmp_path)
     redis.start()
-    tokens = services.token_issue(user=alice), services.token_issue(user=bob)
+    tokens = token_issue(user=alice), token_issue(user=bob)
     try:
         with daphne(redis_url=redis.url, log_dir=tmp_path) as server:
             page = Browserless(server.http, session_key(alice))
@@ -228,7 +229,7 @@ def test_documented_example_subscriber_replays_then_follows_live_events(
     script = tmp_path / "subscriber.py"
     script.write_text(example)
     earlier = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.50")
-    env = {**os.environ, "PAYLANE_WS": servers[1].ws, "PAYLANE_TOKEN": services.token_issue(user=bob)}
+    env = {**os.environ, "PAYLANE_WS": servers[1].ws, "PAYLANE_TOKEN": token_issue(user=bob)}
     proc = subprocess.Popen(
         [sys.executable, str(script), "--events", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
 from redis.asyncio.connection import AbstractConnection
 
 from realtime import notify
 from wallets import services
+from wallets.accounts import credentials, tokens
+from wallets.accounts.credentials import Credential
 from wallets.errors import DailyLimitExceeded, InsufficientFunds
 from wallets.models import User
 
@@ -118,3 +123,65 @@ def test_pushes_from_sync_code_reuse_redis_connections_instead_of_opening_one_pe
     if pusher is not None:
         assert pusher.flush()
     assert len(opened) <= 4, f"{len(opened)} Redis connections opened for 60 pushes"
+
+
+# --- Revocations: sent on the revoking thread, before it goes on -----------------------------------
+
+
+class CrossProcessRecordingLayer:
+    """A layer that is not the in-memory one (so a push would go through the pusher), recording sends."""
+
+    def __init__(self, *, hang: bool = False) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.hang = hang
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if self.hang:  # Redis stalled
+            await asyncio.sleep(60)
+        self.sent.append((group, message))
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit: on_commit runs as the DELETE commits
+def test_a_revocation_is_published_before_the_revoking_service_returns(
+    bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording = CrossProcessRecordingLayer()
+    monkeypatch.setattr(notify, "get_channel_layer", lambda: recording)
+    credential = Credential("token", "d" * 128)
+    tokens.token_revoke(user=bob, credential=credential)
+    # Already sent, not queued for a thread that sends later: nothing made after this call can overtake it.
+    assert recording.sent == [
+        (f"wallet.{bob.pk}", {"type": "wallet.revoked", "user_id": bob.pk, "credential": credential.name})
+    ]
+    credentials.credentials_revoke_all(user=bob)
+    assert recording.sent[-1] == (f"wallet.{bob.pk}", {"type": "wallet.revoked", "user_id": bob.pk, "credential": None})
+
+
+def test_a_revocation_leaves_only_after_commit_and_never_for_a_rollback(
+    bob: User, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    recording = CrossProcessRecordingLayer()
+    monkeypatch.setattr(notify, "get_channel_layer", lambda: recording)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        credentials.credentials_revoke_all(user=bob)
+        raise RuntimeError("the deactivation failed")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        credentials.credentials_revoke_all(user=bob)
+        assert recording.sent == []  # not before COMMIT
+    assert len(callbacks) == 1
+    assert len(recording.sent) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stalled_channel_layer_delays_a_revocation_by_the_timeout_only_and_never_fails_it(
+    bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notify, "get_channel_layer", lambda: CrossProcessRecordingLayer(hang=True))
+    monkeypatch.setattr(notify, "REVOKE_TIMEOUT", 0.2)
+    token = tokens.token_issue(user=bob)
+    found = tokens.token_authenticate(key=token)
+    assert found is not None
+    started = time.monotonic()
+    tokens.token_revoke(user=bob, credential=found[1])
+    assert time.monotonic() - started < 2.0
+    assert tokens.token_authenticate(key=token) is None

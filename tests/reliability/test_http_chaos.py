@@ -32,7 +32,7 @@ from django.db.models import Sum
 
 from ledger.models import Transaction
 from tests.support.chaos import KillableDaphne, terminate_backends
-from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User, Wallet
 
 CHAOS_SECONDS = float(os.environ.get("PAYLANE_CHAOS_SECONDS", "8"))
@@ -132,7 +132,7 @@ def test_killed_daphnes_and_dropped_connections_never_duplicate_or_lose_an_idemp
                 args=(
                     random.Random(rng.random()),
                     user,
-                    services.token_issue(user=user),
+                    token_issue(user=user),
                     [pk for pk in ids if pk != user.pk],
                     lambda: [s.port for s in servers],
                     stop,

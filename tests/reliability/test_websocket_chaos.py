@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from ledger.models import Transaction
 from tests.support.chaos import KillableDaphne
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.errors import WalletError
 from wallets.models import User, Wallet
 
@@ -136,7 +137,7 @@ def test_clients_of_a_killed_and_restarted_daphne_end_with_every_entry_exactly_o
     users = [register(f"w{i}", balance="500.00") for i in range(USERS)]
     ids = [u.pk for u in users]
     server = KillableDaphne(log_dir=tmp_path, application_name="wschaos")
-    subscribers = [Subscriber(url="", token=services.token_issue(user=u)) for u in users]
+    subscribers = [Subscriber(url="", token=token_issue(user=u)) for u in users]
     stop_transfers = threading.Event()
     done: list[int] = []
     rng = random.Random(int(os.environ.get("PAYLANE_CHAOS_SEED", "5")))

@@ -207,6 +207,15 @@ class Browserless:
         except urllib.error.HTTPError as refused:  # a refusal's page, as a response (status, read())
             return refused
 
+    def logout(self) -> int:
+        """POST the sign-out form (from the dashboard's header); the final status after the redirect."""
+        page = self.opener.open(self.base + "/dashboard/", timeout=10).read().decode()
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert match, "no CSRF token on /dashboard/ (not logged in?)"
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": match.group(1)}).encode()
+        with self.opener.open(self.base + "/logout/", data=body, timeout=10) as response:
+            return int(response.status)
+
 
 def _cookie(name: str, value: str, host: str) -> http.cookiejar.Cookie:
     return http.cookiejar.Cookie(

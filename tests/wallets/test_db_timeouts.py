@@ -23,7 +23,7 @@ from ledger.models import Transaction
 from tests.conftest import balance_of
 from tests.support import live
 from tests.support.live import BASE_DIR, Browserless, Daphne, RedisServer, daphne, session_key
-from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User, Wallet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -81,7 +81,7 @@ def post(url: str, body: dict[str, object], headers: dict[str, str]) -> tuple[in
 def test_a_transfer_stuck_behind_a_held_lock_answers_503_busy_and_changes_nothing(
     server: Daphne, alice: User, bob: User
 ) -> None:
-    headers = {"Authorization": f"Bearer {services.token_issue(user=alice)}", "Idempotency-Key": "stuck-1"}
+    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "stuck-1"}
     body = {"to_user_id": bob.pk, "amount": "10.00"}
     before = Transaction.objects.count()
 

@@ -29,6 +29,7 @@ from ledger.reconcile import ledger_reconcile
 from tests.conftest import PASSWORD
 from tests.racing import race
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.errors import (
     DailyLimitExceeded,
     InsufficientFunds,
@@ -151,7 +152,7 @@ class WalletMachine(RuleBasedStateMachine):
 
     def _api_transfer(self, sender: Account, body: dict[str, object], key: str) -> Any:
         if not sender.token:
-            sender.token = services.token_issue(user=sender.user)
+            sender.token = token_issue(user=sender.user)
         return Client().post(
             "/api/v1/transfers/",
             body,

@@ -15,6 +15,7 @@ from ledger.models import Transaction
 from tests.conftest import PASSWORD, balance_of
 from tests.support.forms import form_token, submit
 from wallets import ratelimit
+from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User
 
 
@@ -197,9 +198,7 @@ def test_the_money_forms_share_the_apis_per_user_limit_and_answer_429_with_the_f
 
 
 def _token(user: User) -> str:
-    from wallets import services
-
-    return services.token_issue(user=user)
+    return token_issue(user=user)
 
 
 def _sign_up(client: Client, n: int, **extra: str) -> int:

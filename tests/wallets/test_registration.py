@@ -72,15 +72,3 @@ def test_registration_is_all_or_nothing(monkeypatch: pytest.MonkeyPatch) -> None
         services.user_register(username="dora", password=PASSWORD, mobile_number="+919876543210")
     assert not User.objects.exists()
     assert not Profile.objects.exists()
-
-
-def test_an_api_token_identifies_its_user_until_revoked(register: Callable[..., User]) -> None:
-    from wallets import selectors
-
-    alice = register("alice")
-    key = services.token_issue(user=alice)
-    assert services.token_issue(user=alice) == key
-    assert selectors.user_for_token(key=key) == alice
-    assert selectors.user_for_token(key="nope") is None
-    services.token_revoke(user=alice)
-    assert selectors.user_for_token(key=key) is None

@@ -1,4 +1,8 @@
-"""``Authorization: Bearer <token>``: DRF's token authentication with the OAuth-style keyword."""
+"""``Authorization: Bearer <token>``: DRF's token header parsing, knox's hashed tokens (``wallets.accounts.tokens``).
+
+``request.auth`` is the token as a ``Credential``, so ``DELETE /api/v1/auth/token/``
+revokes exactly the token that authenticated it.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,19 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from wallets import selectors
+from wallets.accounts import tokens
+from wallets.accounts.credentials import Credential
 from wallets.models import User
 
 
 class BearerTokenAuthentication(TokenAuthentication):
     keyword = "Bearer"
 
-    def authenticate_credentials(self, key: str) -> tuple[User, str]:
-        user = selectors.user_for_token(key=key)
-        if user is None:
-            raise AuthenticationFailed("Invalid or revoked token.")
-        return user, key
+    def authenticate_credentials(self, key: str) -> tuple[User, Credential]:
+        found = tokens.token_authenticate(key=key)
+        if found is None:
+            raise AuthenticationFailed("Invalid, expired or revoked token.")
+        return found
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

@@ -22,6 +22,8 @@ from rest_framework.views import APIView
 from ledger.models import Transaction
 from ledger.money import money_str
 from wallets import idempotency, selectors, services
+from wallets.accounts import tokens
+from wallets.accounts.credentials import Credential
 from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
@@ -113,11 +115,22 @@ class TokenView(APIView):
             raise Throttled()  # AxesMiddleware replaces this with its lockout response
         if user is None:
             raise ValidationError("Unable to sign in with that username and password.")
-        return Response({"token": services.token_issue(user=user)})  # type: ignore[arg-type]
+        # A new token on every sign-in: stored hashed, it can be shown only now.
+        return Response({"token": tokens.token_issue(user=user)})  # type: ignore[arg-type]
 
-    @extend_schema(operation_id="auth_token_revoke", request=None, responses={204: None, **_errors(401, 403)})
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        request=None,
+        responses={
+            204: None,
+            400: OpenApiResponse(s.ErrorResponse, description="validation_error: a session has no token to revoke"),
+            **_errors(401, 403),
+        },
+    )
     def delete(self, request: Request) -> Response:
-        services.token_revoke(user=request.user)  # type: ignore[arg-type]
+        if not isinstance(request.auth, Credential):
+            raise ValidationError("Send the token to revoke as Authorization: Bearer <token>.")
+        tokens.token_revoke(user=request.user, credential=request.auth)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from ledger.models import Transaction
-from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User, Wallet
 
 
@@ -60,7 +60,7 @@ def _empty_cache() -> Iterator[None]:
 @pytest.fixture
 def api_for(db: None) -> Callable[[User], Api]:
     def make(user: User) -> Api:
-        return Api(services.token_issue(user=user))
+        return Api(token_issue(user=user))
 
     return make
 

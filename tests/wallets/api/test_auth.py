@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from knox.models import AuthToken
 
 from tests.conftest import PASSWORD
 from tests.wallets.api.conftest import Api, error_of
@@ -65,6 +68,32 @@ def test_delete_token_revokes_it(api_for: Callable[[User], Api], alice: User) ->
     after = api.get("/api/v1/wallet/")
     assert after.status_code == 401
     assert error_of(after)["code"] == "not_authenticated"
+
+
+def test_each_sign_in_issues_a_new_token_and_delete_revokes_only_its_own(anon: Api, alice: User) -> None:
+    phone, laptop = (anon.post(TOKEN, {"username": "alice", "password": PASSWORD}).json()["token"] for _ in range(2))
+    assert phone != laptop
+    assert Api(phone).delete(TOKEN).status_code == 204
+    assert Api(phone).get("/api/v1/wallet/").status_code == 401
+    assert Api(laptop).get("/api/v1/wallet/").status_code == 200
+
+
+def test_an_expired_token_is_401(api_for: Callable[[User], Api], alice: User) -> None:
+    api = api_for(alice)
+    AuthToken.objects.filter(user=alice).update(expiry=timezone.now() - timedelta(seconds=1))
+    response = api.get("/api/v1/wallet/")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
+
+
+def test_delete_token_with_a_session_is_a_400_and_revokes_nothing(api_for: Callable[[User], Api], alice: User) -> None:
+    api = api_for(alice)
+    browser = Client()
+    browser.force_login(alice)
+    response = browser.delete(TOKEN)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "validation_error"
+    assert api.get("/api/v1/wallet/").status_code == 200
 
 
 def test_anonymous_calls_get_401_with_a_bearer_challenge(anon: Api) -> None:

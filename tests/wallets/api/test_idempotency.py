@@ -13,6 +13,7 @@ from tests.conftest import balance_of
 from tests.racing import race
 from tests.wallets.api.conftest import Api, error_of
 from wallets import services
+from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User
 
 TOP_UPS = "/api/v1/wallet/top-ups/"
@@ -135,7 +136,7 @@ def test_racing_retries_of_one_transfer_move_money_exactly_once(
     register: Callable[..., User], amount: str, expected_status: int
 ) -> None:
     alice, bob = register("alice", balance="1000.00"), register("bob")
-    token = services.token_issue(user=alice)
+    token = token_issue(user=alice)
 
     def retry() -> tuple[int, Any]:
         response = Api(token).post(TRANSFERS, {"to_user_id": bob.pk, "amount": amount}, **{"Idempotency-Key": "race"})
@@ -156,7 +157,7 @@ def test_racing_retries_of_one_transfer_move_money_exactly_once(
 @pytest.mark.django_db(transaction=True)
 def test_racing_retries_of_one_top_up_add_money_exactly_once(register: Callable[..., User]) -> None:
     alice = register("alice")
-    token = services.token_issue(user=alice)
+    token = token_issue(user=alice)
 
     def retry() -> int:
         return Api(token).post(TOP_UPS, {"amount": "25"}, **{"Idempotency-Key": "race"}).status_code
