@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,6 +36,11 @@ from wallets.models import IdempotencyKey, User
 from wallets.services import OnRecorded
 
 KEY_MAX_LENGTH = 255
+# Printable ASCII, not starting or ending with a space (HTTP strips those). Header bytes beyond
+# ASCII are obsolete in HTTP and decoded differently by servers and proxies, so a key made of
+# them would not be the same key everywhere. The OpenAPI schema states this pattern.
+KEY_PATTERN = rf"[!-~](?:[ -~]{{0,{KEY_MAX_LENGTH - 2}}}[!-~])?"
+_KEY = re.compile(KEY_PATTERN)
 
 # (status, body) for a recorded outcome: a SUCCESS row, or a FAILED row and its refusal.
 Render = Callable[[Transaction, WalletError | None], tuple[int, dict[str, Any]]]
@@ -53,9 +59,9 @@ def key_parse(raw: str | None) -> str | None:
     """The ``Idempotency-Key`` header's value, or None when it is absent."""
     if raw is None:
         return None
-    if not raw or len(raw) > KEY_MAX_LENGTH or not raw.isprintable():
+    if not _KEY.fullmatch(raw):
         raise ValidationFailed(
-            f"An Idempotency-Key is 1 to {KEY_MAX_LENGTH} printable characters.", field="Idempotency-Key"
+            f"An Idempotency-Key is 1 to {KEY_MAX_LENGTH} printable ASCII characters.", field="Idempotency-Key"
         )
     return raw
 

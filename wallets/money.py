@@ -16,7 +16,8 @@ from wallets.errors import InvalidAmount
 
 # Digits, an optional point and at most two decimals. Signs, exponents,
 # NaN, Infinity, grouping commas and whitespace inside the number all fail it.
-_AMOUNT = re.compile(rf"[0-9]{{1,{INTEGER_DIGITS}}}(?:\.[0-9]{{1,{DECIMAL_PLACES}}})?")
+AMOUNT_PATTERN = rf"[0-9]{{1,{INTEGER_DIGITS}}}(?:\.[0-9]{{1,{DECIMAL_PLACES}}})?"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
 
 
 def amount_parse(value: object) -> Decimal:

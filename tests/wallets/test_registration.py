@@ -26,6 +26,12 @@ def test_mobile_numbers_are_normalised_to_e164_with_the_default_region(db: None,
     assert user.profile.mobile_number == "+447400123456"
 
 
+@pytest.mark.parametrize("mobile", ["(+91) 98765-43210", "+91.98765.43210", "0091 98765 43210", " 98765/43210 "])
+def test_common_spellings_of_a_number_are_read(db: None, mobile: str) -> None:
+    user = services.user_register(username="hana", password=PASSWORD, mobile_number=mobile)
+    assert user.profile.mobile_number == "+919876543210"
+
+
 def test_username_is_unique_regardless_of_case(register: Callable[..., User]) -> None:
     register("Alice")
     with pytest.raises(UsernameTaken):
@@ -40,7 +46,21 @@ def test_a_mobile_number_belongs_to_one_account_in_any_spelling(register: Callab
     assert not User.objects.filter(username="bob").exists()
 
 
-@pytest.mark.parametrize("mobile", ["", "12", "not a number", "+91 12345", "9" * 40])
+@pytest.mark.parametrize(
+    "mobile",
+    [
+        "",
+        "12",
+        "not a number",
+        "+91 12345",
+        "9" * 40,
+        "0" * 31,
+        "9876543210abc",
+        "tel:+919876543210",
+        "+91 98765 43210 ext 5",
+        "98765\xa043210",
+    ],
+)
 def test_invalid_mobile_numbers_are_refused(db: None, mobile: str) -> None:
     with pytest.raises(InvalidMobile):
         services.user_register(username="carol", password=PASSWORD, mobile_number=mobile)

@@ -1,24 +1,26 @@
-"""Request shapes (validation of types only; the rules live in the services) and response shapes for the schema."""
+"""Request shapes (validation of types only; the rules live in the services) and response shapes for the schema.
+
+Each request field's schema comes from ``wallets.api.openapi``: exactly what the server accepts.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger.money import money_str
+from wallets.api import openapi
 from wallets.errors import InvalidAmount
 from wallets.money import amount_parse
-
-_AMOUNT_SCHEMA = {
-    "oneOf": [{"type": "string", "example": "250.50"}, {"type": "number", "example": 250.5}],
-    "description": "Positive, at most two decimals. A JSON number is read as a decimal, never as a float.",
-}
+from wallets.phone import MOBILE_MAX_LENGTH
 
 
-@extend_schema_field(_AMOUNT_SCHEMA)
+@extend_schema_field(openapi.AMOUNT)
 class AmountField(serializers.Field):  # type: ignore[type-arg]
     """An amount through ``wallets.money.amount_parse``; a refusal keeps the code ``invalid_amount``."""
 
@@ -32,7 +34,7 @@ class AmountField(serializers.Field):  # type: ignore[type-arg]
         return money_str(value)
 
 
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]+$"}], "nullable": True})
+@extend_schema_field(openapi.USER_ID)
 class UserIdField(serializers.Field):  # type: ignore[type-arg]
     """An integer or a string of digits."""
 
@@ -40,7 +42,11 @@ class UserIdField(serializers.Field):  # type: ignore[type-arg]
         text = data.strip() if isinstance(data, str) else data
         if isinstance(data, int) and not isinstance(data, bool):
             text = str(data)
-        if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 19:
+        if (
+            not isinstance(text, str)
+            or not (text.isascii() and text.isdigit())
+            or len(text) > openapi.USER_ID_MAX_DIGITS
+        ):
             raise serializers.ValidationError('A user id is a whole number, such as 42 or "42".')
         return int(text)
 
@@ -48,10 +54,82 @@ class UserIdField(serializers.Field):  # type: ignore[type-arg]
         return value
 
 
+class _ExactText(serializers.CharField):
+    """DRF's text field (trimmed, not blank, no NUL) whose schema is ``exact_schema``.
+
+    Text is a JSON string: DRF would also take a number and turn it into text, which the schema
+    does not say (and a schema-invalid body must be refused). drf-spectacular would add
+    minLength/maxLength from the field's own checks, which count the characters after trimming;
+    the schema counts them in what the client sends, so the exact schema replaces the derived
+    one (``_exact_properties``).
+    """
+
+    exact_schema: dict[str, Any] = {}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class MobileField(_ExactText):
+    exact_schema = openapi.MOBILE
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MOBILE_MAX_LENGTH, **kwargs)
+
+
+class UsernameField(_ExactText):
+    exact_schema = openapi.USERNAME
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=150, **kwargs)
+
+
+class SignInUsernameField(_ExactText):
+    exact_schema = openapi.SIGN_IN_USERNAME
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=150, **kwargs)
+
+
+def _password_min_length() -> int:
+    lengths = [v.min_length for v in get_default_password_validators() if isinstance(v, MinimumLengthValidator)]
+    return max(lengths, default=1)
+
+
+class PasswordField(_ExactText):
+    exact_schema = openapi.password(min_length=1)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=1024, trim_whitespace=False, write_only=True, **kwargs)
+
+
+class NewPasswordField(PasswordField):
+    exact_schema = openapi.password(min_length=_password_min_length())
+
+
+def _exact_properties(auto_schema: Any, serializer: serializers.Serializer, direction: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+    schema: dict[str, Any] = auto_schema._map_basic_serializer(serializer, direction)
+    for name, field in serializer.fields.items():
+        if isinstance(field, _ExactText) and name in schema["properties"]:
+            derived = schema["properties"][name]
+            meta = {key: derived[key] for key in ("nullable", "writeOnly", "description") if key in derived}
+            schema["properties"][name] = {**field.exact_schema, **meta}
+    return schema
+
+
+@extend_schema_field(openapi.MONEY_OUT)
+class MoneyOutField(serializers.CharField):
+    """An amount in a response: a string with exactly two decimals."""
+
+
 class RegisterRequest(serializers.Serializer):  # type: ignore[type-arg]
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
-    mobile_number = serializers.CharField(max_length=32, help_text="E.164 (+919876543210) or a national number.")
+    username = UsernameField()
+    password = NewPasswordField(
+        help_text="Django's password validators apply: not too common, not all digits, not like the username."
+    )
+    mobile_number = MobileField()
 
 
 class RegisteredResponse(serializers.Serializer):  # type: ignore[type-arg]
@@ -61,8 +139,8 @@ class RegisteredResponse(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class TokenRequest(serializers.Serializer):  # type: ignore[type-arg]
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+    username = SignInUsernameField()
+    password = PasswordField()
 
 
 class TokenResponse(serializers.Serializer):  # type: ignore[type-arg]
@@ -73,12 +151,12 @@ class WalletResponse(serializers.Serializer):  # type: ignore[type-arg]
     user_id = serializers.IntegerField()
     username = serializers.CharField()
     mobile_number = serializers.CharField()
-    balance = serializers.CharField(help_text='Two decimals, e.g. "1000.00"')
+    balance = MoneyOutField()
     currency = serializers.CharField()
     version = serializers.IntegerField(help_text="Counts this wallet's balance-changing ledger entries.")
-    daily_limit = serializers.CharField()
-    spent_today = serializers.CharField()
-    remaining_today = serializers.CharField()
+    daily_limit = MoneyOutField()
+    spent_today = MoneyOutField()
+    remaining_today = MoneyOutField()
 
 
 class TopUpRequest(serializers.Serializer):  # type: ignore[type-arg]
@@ -87,7 +165,7 @@ class TopUpRequest(serializers.Serializer):  # type: ignore[type-arg]
 
 class TransferRequest(serializers.Serializer):  # type: ignore[type-arg]
     to_user_id = UserIdField(required=False, allow_null=True)
-    to_mobile = serializers.CharField(required=False, allow_null=True, max_length=32)
+    to_mobile = MobileField(required=False, allow_null=True)
     amount = AmountField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -108,11 +186,13 @@ class TransactionResponse(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.IntegerField()
     type = serializers.ChoiceField(choices=["ADD_MONEY", "TRANSFER"])
     status = serializers.ChoiceField(choices=["SUCCESS", "FAILED"])
-    amount = serializers.CharField(help_text="Two decimals")
+    amount = MoneyOutField()
     currency = serializers.CharField()
-    sender = PartyResponse(allow_null=True)
+    sender = PartyResponse(allow_null=True, help_text="null for ADD_MONEY")
     receiver = PartyResponse()
-    failure_reason = serializers.CharField(allow_null=True)
+    failure_reason = serializers.ChoiceField(
+        choices=["insufficient_funds", "daily_limit_exceeded"], allow_null=True, help_text="Set when FAILED"
+    )
     created_at = serializers.DateTimeField(help_text="ISO 8601 with offset")
 
 
@@ -133,3 +213,29 @@ class ErrorDetailResponse(serializers.Serializer):  # type: ignore[type-arg]
 
 class ErrorResponse(serializers.Serializer):  # type: ignore[type-arg]
     error = ErrorDetailResponse()
+
+
+class RegisterRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    target_class: type[serializers.Serializer] = RegisterRequest  # type: ignore[type-arg]
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return _exact_properties(auto_schema, self.target, direction)
+
+
+class TokenRequestSchema(RegisterRequestSchema):
+    target_class = TokenRequest
+
+
+class TransferRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    """The recipient is exactly one of ``to_user_id`` and ``to_mobile``; a null one counts as absent."""
+
+    target_class = TransferRequest
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = _exact_properties(auto_schema, self.target, direction)
+        # Each branch names one recipient, not null: the other may be absent or null, never both given.
+        schema["oneOf"] = [
+            {"required": [name], "properties": {name: field_schema}}
+            for name, field_schema in (("to_user_id", openapi.USER_ID), ("to_mobile", openapi.MOBILE))
+        ]
+        return schema

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
@@ -24,6 +24,7 @@ from ledger.money import money_str
 from wallets import idempotency, selectors, services
 from wallets.accounts import tokens
 from wallets.accounts.credentials import Credential
+from wallets.api import openapi
 from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
@@ -33,30 +34,66 @@ from wallets.models import User
 from wallets.payloads import transaction_payload
 from wallets.services import OnRecorded
 
+# What each status means, by default; an operation may say more about its own 400 and 422.
 _ERROR_TEXT = {
-    400: "validation_error, invalid_amount or self_transfer: malformed or invalid input",
-    401: "not_authenticated: no, or an invalid, Bearer token or session",
+    400: "validation_error: malformed or invalid input; bad_request: a JSON body nested too deeply",
+    401: "not_authenticated: no, an unknown or a revoked Bearer token, and no session",
     403: "permission_denied: a session request without its CSRF token, or an account without a wallet",
     404: "not_found",
-    409: "idempotency_in_progress: a request with this Idempotency-Key is still running",
+    406: "not_acceptable: the Accept header excludes application/json",
+    409: "idempotency_in_progress: a request with this Idempotency-Key is still running; retry shortly",
     413: "payload_too_large: the body is over 64 KiB",
     415: "unsupported_media_type: send application/json",
     422: "business refusal: insufficient_funds, daily_limit_exceeded, top_up_limit_exceeded, "
     "recipient_not_found or idempotency_key_reused",
     429: "rate_limited: see Retry-After",
+    503: "busy: the wallet is locked by other requests (database lock timeout); nothing moved, retry",
 }
+# Statuses every operation may answer: an Authorization header is checked wherever it is sent.
+_ANY = (400, 401, 403, 406)
+# ... and every operation that reads a JSON body.
+_BODY = (*_ANY, 413, 415)
+_MONEY = (*_BODY, 409, 422, 429, 503)
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(s.ErrorResponse, description=_ERROR_TEXT[code]) for code in codes}
+def _errors(*codes: int, **text: str) -> dict[int, OpenApiResponse]:
+    """Error responses for ``codes``; ``text`` overrides a description, keyed ``s400`` and so on."""
+    return {
+        code: OpenApiResponse(s.ErrorResponse, description=text.get(f"s{code}", _ERROR_TEXT[code]))
+        for code in sorted(codes)
+    }
 
+
+# Response headers.
+_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Seconds to wait before trying again.",
+    response=[429],
+)
+_WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, response=[401]
+)
+_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    {"type": "string", "enum": ["true"]},
+    OpenApiParameter.HEADER,
+    description="Present on a replay of a stored outcome: this call moved no money.",
+    response=[201, 422],
+)
 
 _IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    openapi.IDEMPOTENCY_KEY,
     OpenApiParameter.HEADER,
-    description="Up to 255 characters. A retry with the same key and body replays the first outcome "
-    "(header Idempotent-Replayed: true) and moves no money.",
+    description="1 to 255 printable ASCII characters, e.g. a UUID per intended payment. A retry with the "
+    "same key and body replays the first outcome (header Idempotent-Replayed: true) and moves no money.",
+)
+_MONEY_400 = (
+    "validation_error (malformed input, a bad Idempotency-Key), invalid_amount, bad_request "
+    "(a JSON body nested too deeply)"
 )
 
 
@@ -77,7 +114,24 @@ class RegisterView(APIView):
     @extend_schema(
         operation_id="auth_register",
         request=s.RegisterRequest,
-        responses={201: s.RegisteredResponse, **_errors(400, 403, 413, 415, 429)},
+        examples=[
+            OpenApiExample(
+                "sign-up",
+                {"username": "asha", "password": "correct horse battery staple", "mobile_number": "+91 90000 12345"},
+                request_only=True,
+            )
+        ],
+        parameters=[_RETRY_AFTER, _WWW_AUTHENTICATE],
+        responses={
+            201: s.RegisteredResponse,
+            **_errors(
+                *_BODY,
+                429,
+                s400="validation_error: malformed input, password rules, a taken username or number, a number "
+                "libphonenumber does not know; bad_request: a JSON body nested too deeply",
+                s429="rate_limited: too many sign-ups from this address; see Retry-After",
+            ),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -95,13 +149,21 @@ class TokenView(APIView):
     @extend_schema(
         operation_id="auth_token_create",
         request=s.TokenRequest,
+        examples=[
+            OpenApiExample(
+                "sign-in", {"username": "alice", "password": "correct horse battery staple"}, request_only=True
+            )
+        ],
+        parameters=[_RETRY_AFTER, _WWW_AUTHENTICATE],
         responses={
             200: s.TokenResponse,
-            **_errors(400, 403, 413, 415),
-            429: OpenApiResponse(
-                s.ErrorResponse,
-                description="rate_limited: too many sign-ins from this address, "
-                "or failed ones for this name (django-axes)",
+            **_errors(
+                *_BODY,
+                429,
+                s400="validation_error: malformed input, or wrong credentials; bad_request: a JSON body nested "
+                "too deeply",
+                s429="rate_limited: too many sign-ins from this address, or failed ones for this name (django-axes); "
+                "see Retry-After",
             ),
         },
         auth=[],
@@ -121,10 +183,10 @@ class TokenView(APIView):
     @extend_schema(
         operation_id="auth_token_revoke",
         request=None,
+        parameters=[_WWW_AUTHENTICATE],
         responses={
             204: None,
-            400: OpenApiResponse(s.ErrorResponse, description="validation_error: a session has no token to revoke"),
-            **_errors(401, 403),
+            **_errors(*_ANY, s400="validation_error: a session has no token to revoke (sign out on the page instead)"),
         },
     )
     def delete(self, request: Request) -> Response:
@@ -135,7 +197,11 @@ class TokenView(APIView):
 
 
 class WalletView(APIView):
-    @extend_schema(operation_id="wallet_retrieve", responses={200: s.WalletResponse, **_errors(401, 403)})
+    @extend_schema(
+        operation_id="wallet_retrieve",
+        parameters=[_WWW_AUTHENTICATE],
+        responses={200: s.WalletResponse, **_errors(*_ANY)},
+    )
     def get(self, request: Request) -> Response:
         wallet = selectors.wallet_for_user(user=request.user)  # type: ignore[arg-type]
         user: User = wallet.user
@@ -190,8 +256,17 @@ class TopUpView(_MoneyView):
     @extend_schema(
         operation_id="wallet_top_up",
         request=s.TopUpRequest,
-        parameters=[_IDEMPOTENCY_KEY],
-        responses={201: s.TransactionResponse, **_errors(400, 401, 403, 409, 413, 415, 422, 429)},
+        examples=[OpenApiExample("top-up", {"amount": "500.00"}, request_only=True)],
+        parameters=[_IDEMPOTENCY_KEY, _RETRY_AFTER, _WWW_AUTHENTICATE, _REPLAYED],
+        responses={
+            201: s.TransactionResponse,
+            **_errors(
+                *_MONEY,
+                s400=_MONEY_400,
+                s422="top_up_limit_exceeded: over PAYLANE_TOP_UP_MAX, or more than the wallet can hold; "
+                "idempotency_key_reused",
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
@@ -213,8 +288,21 @@ class TransferView(_MoneyView):
     @extend_schema(
         operation_id="transfer_create",
         request=s.TransferRequest,
-        parameters=[_IDEMPOTENCY_KEY],
-        responses={201: s.TransactionResponse, **_errors(400, 401, 403, 409, 413, 415, 422, 429)},
+        examples=[
+            OpenApiExample("by mobile", {"to_mobile": "+91 98765 43210", "amount": "120.50"}, request_only=True),
+            OpenApiExample("by user id", {"to_user_id": 2, "amount": "9.50"}, request_only=True),
+        ],
+        parameters=[_IDEMPOTENCY_KEY, _RETRY_AFTER, _WWW_AUTHENTICATE, _REPLAYED],
+        responses={
+            201: s.TransactionResponse,
+            **_errors(
+                *_MONEY,
+                s400=f"{_MONEY_400}; self_transfer; validation_error for a mobile number libphonenumber does "
+                "not know; invalid_amount when the recipient's wallet cannot hold the amount",
+                s422="insufficient_funds, daily_limit_exceeded (recorded as FAILED: error.transaction_id); "
+                "recipient_not_found; idempotency_key_reused",
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
@@ -235,10 +323,17 @@ class TransactionListView(APIView):
     @extend_schema(
         operation_id="transactions_list",
         parameters=[
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 100, default 20 (larger values give 100)"),
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="next_cursor of the previous page"),
+            OpenApiParameter(
+                "limit", openapi.LIMIT, description="Entries per page: default 20; values above 100 are served as 100."
+            ),
+            OpenApiParameter(
+                "cursor",
+                openapi.CURSOR,
+                description="next_cursor of the previous page, as given (opaque: its format may change).",
+            ),
+            _WWW_AUTHENTICATE,
         ],
-        responses={200: s.TransactionPageResponse, **_errors(400, 401, 403)},
+        responses={200: s.TransactionPageResponse, **_errors(*_ANY)},
     )
     def get(self, request: Request) -> Response:
         limit = limit_parse(request.query_params.get("limit"))
@@ -251,7 +346,15 @@ class TransactionListView(APIView):
 
 class TransactionDetailView(APIView):
     @extend_schema(
-        operation_id="transactions_retrieve", responses={200: s.TransactionResponse, **_errors(401, 403, 404)}
+        operation_id="transactions_retrieve",
+        parameters=[
+            OpenApiParameter("transaction_id", openapi.TRANSACTION_ID, OpenApiParameter.PATH),
+            _WWW_AUTHENTICATE,
+        ],
+        responses={
+            200: s.TransactionResponse,
+            **_errors(*_ANY, 404, s404="not_found: no such transaction, or the caller is not a party to it"),
+        },
     )
     def get(self, request: Request, transaction_id: int) -> Response:
         entry = None

@@ -47,6 +47,21 @@ def test_register_refuses_a_taken_username_and_a_missing_field(anon: Api, alice:
     assert missing.status_code == 400 and list(error_of(missing)["fields"]) == ["mobile_number"]
 
 
+def test_text_fields_are_json_strings_as_the_schema_says(anon: Api) -> None:
+    # DRF would turn a JSON number into text; the schema says string, and a schema-invalid body is refused.
+    for body in (
+        {"username": "carol", "password": PASSWORD, "mobile_number": 9876543210},
+        {"username": 12345, "password": PASSWORD, "mobile_number": "98765 43210"},
+        {"username": "carol", "password": 1234567890123, "mobile_number": "98765 43210"},
+    ):
+        response = anon.post("/api/v1/auth/register/", body)
+        assert response.status_code == 400, body
+        assert error_of(response)["fields"].keys() == {
+            name for name, value in body.items() if not isinstance(value, str)
+        }
+    assert not User.objects.exists()
+
+
 def test_token_is_issued_for_good_credentials_and_works_as_bearer(anon: Api, alice: User) -> None:
     response = anon.post(TOKEN, {"username": "alice", "password": PASSWORD})
     assert response.status_code == 200

@@ -111,6 +111,17 @@ def test_a_key_is_at_most_255_printable_characters(api_for: Callable[[User], Api
     assert balance_of(alice) == Decimal("1001.00")
 
 
+def test_a_key_is_printable_ascii_the_same_in_every_decoding(api_for: Callable[[User], Api], alice: User) -> None:
+    # Header bytes beyond ASCII decode differently across servers and proxies (latin-1 or UTF-8).
+    api = api_for(alice)
+    assert api.post(TOP_UPS, {"amount": "1"}, **{"Idempotency-Key": "order 7/a~b"}).status_code == 201
+    for key in ("café-1", "nbsp\xa0key", "tab\tkey", " padded"):
+        response = api.post(TOP_UPS, {"amount": "1"}, **{"Idempotency-Key": key})
+        assert response.status_code == 400, key
+        assert error_of(response)["fields"].keys() == {"Idempotency-Key"}
+    assert balance_of(alice) == Decimal("1001.00")
+
+
 def test_the_key_record_rolls_back_with_its_movement(api_for: Callable[[User], Api], alice: User, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # A crash after the key is written but before COMMIT leaves neither behind.
     def explode(*args: Any, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from ledger.models import Transaction
 from tests.wallets.api.conftest import Api, error_of
 from wallets import services
+from wallets.api.pagination import cursor_encode
 from wallets.errors import InsufficientFunds
 from wallets.models import User
 
@@ -95,6 +96,17 @@ def test_bad_limit_or_cursor_is_a_400(api_for: Callable[[User], Api], alice: Use
         response = api.get(LIST, params)
         assert response.status_code == 400, params
         assert error_of(response)["code"] == "validation_error"
+
+
+def test_a_cursor_is_refused_unless_it_is_one_the_api_issues(api_for: Callable[[User], Api], alice: User) -> None:
+    # The schema states the cursors the API issues; a padded or doctored spelling of one is not one.
+    api = api_for(alice)
+    issued = cursor_encode(5)
+    assert api.get(LIST, {"cursor": issued}).status_code == 200
+    for cursor in (issued + "==", issued[:4] + "!" + issued[4:], issued + "\n", cursor_encode(10**18)):
+        response = api.get(LIST, {"cursor": cursor})
+        assert response.status_code == 400, cursor
+        assert error_of(response)["fields"].keys() == {"cursor"}
 
 
 def test_one_transaction_only_for_its_parties(

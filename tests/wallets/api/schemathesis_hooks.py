@@ -1,0 +1,101 @@
+"""Checks of our own for the schemathesis run (``schemathesis.toml`` loads this module).
+
+A schema states the form of a request, not the state it meets. Two operations refuse
+well-formed requests with a 400 for reasons no schema can state: sign-up (a taken username
+or number, Django's password validators, numbering plans) and transfers (paying yourself,
+a number no country assigns, a recipient's full wallet). The config lets
+``positive_data_acceptance`` take a 400 there; ``refusals_of_valid_requests_are_semantic``
+takes it back for every other reason, so a schema-valid request refused for its form still fails.
+``every_operation_succeeds_somewhere`` keeps the run from passing vacuously (every call a 401).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+
+from wallets import errors, phone
+
+# Django's validators' messages that no schema states (the length is the schema's minLength).
+_PASSWORD_RULES = (
+    "This password is too common.",
+    "This password is entirely numeric.",
+    "The password is too similar to the username.",
+)
+_NUMBERING_PLAN = (phone.NOT_A_NUMBER_MESSAGE, phone.NOT_ASSIGNED_MESSAGE)
+
+# operation -> field (None for a refusal of the whole request) -> (code, messages); None: any
+# combination of the listed sentences.
+_SEMANTIC_400: dict[str, dict[str | None, tuple[str, tuple[str, ...]]]] = {
+    "POST /api/v1/auth/register/": {
+        "username": ("validation_error", (errors.UsernameTaken.default_message,)),
+        "password": ("validation_error", _PASSWORD_RULES),
+        "mobile_number": ("validation_error", (*_NUMBERING_PLAN, errors.MobileTaken.default_message)),
+    },
+    "POST /api/v1/transfers/": {
+        None: ("self_transfer", (errors.SelfTransfer.default_message,)),
+        "to_mobile": ("validation_error", _NUMBERING_PLAN),
+        "amount": ("invalid_amount", ("The recipient's wallet cannot hold that much.",)),
+    },
+}
+
+
+def _is_semantic(operation: str, error: dict[str, Any]) -> bool:
+    rules = _SEMANTIC_400[operation]
+    fields = error.get("fields") or {}
+    if not fields:
+        named: list[tuple[str | None, str]] = [(None, error.get("message", ""))]
+    else:
+        named = [(name, message) for name, messages in fields.items() for message in messages]
+    for field, message in named:
+        rule = rules.get(field)
+        if rule is None or error.get("code") != rule[0]:
+            return False
+        rest = message
+        for sentence in rule[1]:
+            rest = rest.replace(sentence, "")
+        if rest.strip():
+            return False
+    return True
+
+
+@schemathesis.check
+def refusals_of_valid_requests_are_semantic(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A schema-valid request answered 400 was refused for state or a rule set, never for its form."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 400:
+        return None
+    operation = case.operation.label
+    if operation not in _SEMANTIC_400:
+        return None  # positive_data_acceptance itself refuses a 400 there
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        error = {}
+    if not _is_semantic(operation, error):
+        raise AssertionError(
+            f"{operation} refused a schema-valid request with 400 for its form; the schema must say so:\n{error}"
+        )
+    return None
+
+
+@schemathesis.check
+class every_operation_succeeds_somewhere:
+    """Every operation answered 2xx at least once: the run reached past authentication and refusals."""
+
+    def __init__(self) -> None:
+        self.tested: set[str] = set()
+        self.succeeded: set[str] = set()
+
+    def after_response(self, ctx: Any, response: Any, case: Any) -> None:
+        if case.method.upper() != case.operation.method.upper():
+            return  # a probe with another method (OPTIONS answers 200 everywhere)
+        self.tested.add(case.operation.label)
+        if 200 <= response.status_code < 300:
+            self.succeeded.add(case.operation.label)
+
+    def after_run(self, ctx: Any) -> None:
+        never = self.tested - self.succeeded
+        if never:
+            raise AssertionError("never answered 2xx: " + ", ".join(sorted(never)))

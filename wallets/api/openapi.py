@@ -1,0 +1,122 @@
+"""What the OpenAPI schema says about each input: the server's own rules, spelled in JSON Schema.
+
+A pattern here accepts exactly the values the server accepts for their form, so a client
+generated from the schema sends nothing the server refuses for its shape, and schemathesis'
+negative checks (a schema-invalid request must be refused) agree with the server. What no
+schema can state is left to descriptions: state (a taken username, a balance) and rule sets
+(password validators, numbering plans). ``tests/wallets/api/test_openapi.py`` holds each
+pattern against the server's own parser; ``test_schemathesis.py`` holds the whole schema
+against the live server.
+
+Patterns are ECMA-262 as JSON Schema reads them, each anchored with ``^`` and ``$``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ledger.money import CENT, DECIMAL_PLACES, INTEGER_DIGITS
+from wallets import idempotency, money, phone
+from wallets.api import pagination
+
+# The characters str.isspace() calls whitespace: what str.strip() and DRF's trim_whitespace
+# remove around text fields. Spelled out because ECMA's \s is a different set.
+SPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# DRF's CharField refuses NUL characters.
+NOT_NUL = r"[^\x00]"
+NOT_NUL_OR_SPACE = r"[^\x00\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+USER_ID_MAX_DIGITS = 19
+
+
+def trimmed(core: str) -> str:
+    """A text field the server strips before it checks ``core``."""
+    return f"^{SPACE}*{core}{SPACE}*$"
+
+
+AMOUNT_MAX = Decimal(10**INTEGER_DIGITS) - CENT
+
+AMOUNT: dict[str, Any] = {
+    "oneOf": [
+        {
+            "type": "string",
+            # The lookahead asks for a non-zero digit: the amount is greater than zero.
+            "pattern": trimmed(rf"(?=[0-9.]*[1-9]){money.AMOUNT_PATTERN}"),
+            "example": "250.50",
+        },
+        {
+            "type": "number",
+            "minimum": float(CENT),
+            "maximum": float(AMOUNT_MAX),
+            "multipleOf": float(CENT),
+            "example": 250.5,
+        },
+    ],
+    "description": f"Greater than zero, at most {INTEGER_DIGITS} digits before the point and "
+    f'{DECIMAL_PLACES} after it. The string is the canonical form ("250.50"); a JSON number '
+    "(250.5) is accepted too, read as a decimal, never as a float, and written without an exponent.",
+}
+
+USER_ID: dict[str, Any] = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 10**USER_ID_MAX_DIGITS - 1},
+        {"type": "string", "pattern": trimmed(f"[0-9]{{1,{USER_ID_MAX_DIGITS}}}")},
+    ],
+    "description": 'A user id: a whole number, or a string of digits ("42").',
+}
+
+MOBILE: dict[str, Any] = {
+    "type": "string",
+    # The lookahead: at most 32 characters once stripped.
+    "pattern": rf"^{SPACE}*(?=[(+0-9 ./\-)]{{1,{phone.MOBILE_MAX_LENGTH}}}{SPACE}*$){phone.MOBILE_SYNTAX}{SPACE}*$",
+    "example": "+91 98765 43210",
+    "description": "E.164 (+919876543210) or a national number read in the service's region "
+    "(PAYLANE_PHONE_REGION): an optional ( and +, then 3 to 17 digits with at most two separators "
+    "(space . / - parentheses) between two digits, an optional closing ), at most 32 characters. "
+    "It must also be a number libphonenumber knows (`400 validation_error` otherwise).",
+}
+
+# Django's username rules (UnicodeUsernameValidator, max_length 150): \w is Unicode in Python.
+USERNAME: dict[str, Any] = {
+    "type": "string",
+    "pattern": trimmed(r"[\p{L}\p{N}_.@+-]{1,150}"),
+    "example": "alice",
+    "description": "Letters, digits and @ . + - _ , at most 150; unique in any case.",
+}
+
+SIGN_IN_USERNAME: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^{SPACE}*{NOT_NUL_OR_SPACE}(?:{NOT_NUL}{{0,148}}{NOT_NUL_OR_SPACE})?{SPACE}*$",
+    "example": "alice",
+}
+
+
+def password(*, min_length: int) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "format": "password",
+        "minLength": min_length,
+        "maxLength": 1024,
+        "pattern": f"^{NOT_NUL}*$",
+    }
+
+
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^{idempotency.KEY_PATTERN}$",
+    "example": "7f1c2d7e-pay-1",
+}
+
+LIMIT: dict[str, Any] = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 10**pagination.LIMIT_MAX_DIGITS - 1,
+    "default": pagination.DEFAULT_LIMIT,
+}
+
+CURSOR: dict[str, Any] = {"type": "string", "pattern": f"^{pagination.CURSOR_PATTERN}$"}
+
+TRANSACTION_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": pagination.BIGINT_MAX}
+
+MONEY_OUT: dict[str, Any] = {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "example": "1000.00"}
