@@ -247,6 +247,10 @@ PAYLANE_TOP_UP_MAX = Decimal(env.str("PAYLANE_TOP_UP_MAX", default="100000.00"))
 PAYLANE_PHONE_REGION = env.str("PAYLANE_PHONE_REGION", default="IN")
 PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
 
+# Messages to phones (wallets/accounts/sms.py): console, file, locmem or a dotted path to a class.
+PAYLANE_SMS_BACKEND = env.str("PAYLANE_SMS_BACKEND", default="console")
+PAYLANE_SMS_FILE_PATH = env.str("PAYLANE_SMS_FILE_PATH", default="")
+
 # --- API ---------------------------------------------------------------------------------
 # The JSON API under /api/v1/ (wallets/api/, docs/api.md): DRF with Bearer tokens and
 # sessions, Decimal JSON, one error envelope, per-user money-movement rate limit in the cache,
@@ -256,6 +260,7 @@ PAYLANE_TRANSFER_RATE = env.str("PAYLANE_TRANSFER_RATE", default="60/m")
 PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
 PAYLANE_SIGNIN_RATE = env.str("PAYLANE_SIGNIN_RATE", default="30/m")
 PAYLANE_RECIPIENT_LOOKUP_RATE = env.str("PAYLANE_RECIPIENT_LOOKUP_RATE", default="10/h")
+PAYLANE_CODE_RATE = env.str("PAYLANE_CODE_RATE", default="5/h")
 # Reverse proxies in front of the service, each appending to X-Forwarded-For (wallets/clientip.py).
 PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from ledger import triggers
-from wallets import services
+from tests.support.sms import last_code
+from wallets import ratelimit, services
+from wallets.accounts import registration, sms, verification
 from wallets.models import User
 
 # --- Test set-up only: let Django's flush get past the append-only triggers --------------
@@ -59,14 +62,24 @@ PASSWORD = "correct horse battery staple"
 _mobiles = itertools.count(9000000001)
 
 
+def verified(user: User) -> User:
+    """Verify ``user``'s number with the code sign-up sent it (the locmem outbox), as a person would."""
+    verification.mobile_verify(user=user, code=last_code(user.profile.mobile_number or ""))
+    user.profile.refresh_from_db()
+    return user
+
+
 @pytest.fixture
 def register(db: None) -> Callable[..., User]:
-    """``register("alice")`` signs up a user through the service, with a fresh mobile number."""
+    """``register("alice")`` signs up a user through the service, with a fresh mobile number, and
+    verifies the number with the code it was sent (``verified=False`` leaves it unverified)."""
 
-    def make(username: str, *, mobile: str | None = None, balance: str | None = None) -> User:
-        user = services.user_register(
+    def make(username: str, *, mobile: str | None = None, balance: str | None = None, verify: bool = True) -> User:
+        user = registration.user_register(
             username=username, password=PASSWORD, mobile_number=mobile or f"+91{next(_mobiles)}"
         )
+        if verify:
+            verified(user)
         if balance is not None:
             services.wallet_top_up(user=user, amount=balance)
         return user
@@ -92,6 +105,25 @@ def balance_of(user: User) -> Decimal:
 @pytest.fixture
 def vendor() -> str:
     return connection.vendor
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    # Every test starts with no hits counted (the shared cache: Redis on the PostgreSQL pass).
+    cache.clear()
+    ratelimit.local_counters_clear()
+    yield
+    cache.clear()
+    ratelimit.local_counters_clear()
+
+
+@pytest.fixture(autouse=True)
+def _sms_to_the_outbox(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    # Messages to phones go to wallets.accounts.sms.outbox (tests read codes there).
+    settings.PAYLANE_SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -117,3 +117,33 @@ class Busy(WalletError):
     code = "busy"
     http_status = 503
     default_message = "The service is busy and nothing was changed. Please try again in a moment."
+
+
+class MobileNotVerified(WalletError):
+    code = "mobile_not_verified"
+    http_status = 403
+    default_message = "Verify your mobile number first: a wallet moves no money until its number is proven yours."
+
+
+class InvalidCode(WalletError):
+    code = "invalid_code"
+    field = "code"
+    default_message = "That code is not right. Check the last message we sent and try again."
+
+
+class CodeExpired(WalletError):
+    code = "code_expired"
+    field = "code"
+    default_message = "That code has expired or was used up. Ask for a new one."
+
+
+class AlreadyVerified(WalletError):
+    code = "already_verified"
+    http_status = 409
+    default_message = "Your mobile number is already verified."
+
+
+class SmsUnavailable(WalletError):
+    code = "sms_unavailable"
+    http_status = 503
+    default_message = "We could not send the message just now. Please try again in a minute."

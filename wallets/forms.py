@@ -22,6 +22,12 @@ class AmountField(forms.CharField):
 
 class RegistrationForm(forms.Form):
     username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"}))
+    first_name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+    )
     mobile_number = forms.CharField(
         max_length=32,
         label="Mobile number",
@@ -59,6 +65,23 @@ class OneTimeForm(forms.Form):
     def payload(self) -> dict[str, str]:
         """What was submitted, as the token's record fingerprints it (the token aside)."""
         return {name: str(value) for name, value in self.cleaned_data.items() if name != "form_token"}
+
+
+class VerifyMobileForm(forms.Form):
+    code = forms.CharField(
+        max_length=6,
+        min_length=6,
+        label="Code",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}),
+    )
+
+
+class MobileNumberForm(forms.Form):
+    mobile_number = forms.CharField(
+        max_length=32,
+        label="Mobile number",
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "98765 43210"}),
+    )
 
 
 class AddMoneyForm(OneTimeForm):

@@ -40,11 +40,41 @@ class User(AbstractUser):
 
 
 class Profile(models.Model):
+    """A user's mobile number, and whether they proved it is theirs.
+
+    Several accounts may register the same number until one of them verifies it
+    with a code sent to it; that one keeps it, and every other account's claim
+    on it is released (``mobile_number`` null: they must verify another). A
+    verified number belongs to one account (a partial unique index).
+    """
+
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    mobile_number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +919876543210")
+    # Null, not "": a released claim has no number, and the unique index must ignore it.
+    mobile_number = models.CharField(  # noqa: DJ001
+        max_length=20, null=True, blank=True, help_text="E.164, e.g. +919876543210"
+    )
+    mobile_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mobile_number"],
+                condition=models.Q(mobile_verified_at__isnull=False),
+                name="wallets_profile_verified_mobile_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mobile_verified_at__isnull=True) | models.Q(mobile_number__isnull=False),
+                name="wallets_profile_verified_has_number",
+            ),
+        ]
+        indexes = [models.Index(fields=["mobile_number"], name="wallets_profile_mobile")]
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.mobile_number})"
+        return f"{self.user} ({self.mobile_number or 'no number'})"
+
+    @property
+    def mobile_verified(self) -> bool:
+        return self.mobile_verified_at is not None
 
 
 class Wallet(models.Model):
@@ -110,3 +140,34 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.endpoint}, {self.status_code})"
+
+
+class OneTimeCode(models.Model):
+    """A six-digit code sent by SMS to prove a number, change a PIN or reset a password.
+
+    Only a keyed hash of the code is stored (``wallets.accounts.codes``). A code
+    expires 10 minutes after it is sent, is used once, and is void after five
+    wrong tries or when a newer code of the same purpose is sent.
+    """
+
+    class Purpose(models.TextChoices):
+        VERIFY_MOBILE = "verify_mobile", "verify a mobile number"
+        PIN_CHANGE = "pin_change", "change the payment PIN"
+        PASSWORD_RESET = "password_reset", "reset the password"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    # The number the code was sent to: it proves that number, not whatever the profile says later.
+    mobile_number = models.CharField(max_length=20)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    void = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose", "-id"], name="wallets_code_user_purpose")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for user {self.user_id} ({self.mobile_number})"

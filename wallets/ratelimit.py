@@ -74,6 +74,7 @@ MONEY_MOVEMENTS = Limit("money", "PAYLANE_TRANSFER_RATE")  # per user: top-ups a
 SIGN_UPS = Limit("register", "PAYLANE_REGISTER_RATE")  # per client address
 SIGN_INS = Limit("signin", "PAYLANE_SIGNIN_RATE")  # per client address
 RECIPIENT_LOOKUPS = Limit("lookup", "PAYLANE_RECIPIENT_LOOKUP_RATE")  # per user: mobile numbers that match nobody
+CODES = Limit("codes", "PAYLANE_CODE_RATE")  # per user: one-time codes asked for by SMS
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
@@ -39,12 +37,11 @@ from wallets.errors import (
     DailyLimitExceeded,
     InsufficientFunds,
     InvalidAmount,
-    MobileTaken,
+    MobileNotVerified,
     RateLimited,
     RecipientNotFound,
     SelfTransfer,
     TopUpLimitExceeded,
-    UsernameTaken,
     ValidationFailed,
     WalletError,
 )
@@ -60,54 +57,6 @@ MAX_BALANCE = Decimal(10**INTEGER_DIGITS) - Decimal("0.01")
 # that row and, for a FAILED attempt, the refusal; whatever it writes commits or
 # rolls back with the row (the API stores its Idempotency-Key record this way).
 OnRecorded = Callable[[Transaction, WalletError | None], None]
-
-
-# --- Accounts ------------------------------------------------------------------------
-
-
-def user_register(*, username: str, password: str, mobile_number: str) -> User:
-    """Create a user, their profile and an empty wallet, all or nothing.
-
-    Transaction: one, durable. Locks: none beyond the unique indexes, which
-    decide a race between two sign-ups for the same username or number.
-    Side effects: none. Raises ``ValidationFailed`` subclasses naming the field.
-    """
-    username = (username or "").strip()
-    if not username:
-        raise ValidationFailed("Choose a username.", field="username")
-    try:
-        User.username_validator(username)
-    except ValidationError as exc:
-        raise ValidationFailed(" ".join(exc.messages), field="username") from None
-    max_length = User._meta.get_field("username").max_length or 150
-    if len(username) > max_length:
-        raise ValidationFailed(f"That username is too long ({max_length} characters at most).", field="username")
-    mobile = mobile_normalize(mobile_number)
-    user = User(username=username)
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ValidationFailed(" ".join(exc.messages), field="password") from None
-    if User.objects.filter(username__iexact=username).exists():
-        raise UsernameTaken()
-    if Profile.objects.filter(mobile_number=mobile).exists():
-        raise MobileTaken()
-    user.set_password(password)
-    try:
-        return _register_commit(user=user, mobile=mobile)
-    except IntegrityError:
-        # A concurrent sign-up won the race for the username or the number.
-        if User.objects.filter(username__iexact=username).exists():
-            raise UsernameTaken() from None
-        raise MobileTaken() from None
-
-
-@transaction.atomic(durable=True)
-def _register_commit(*, user: User, mobile: str) -> User:
-    user.save()
-    Profile.objects.create(user=user, mobile_number=mobile)
-    Wallet.objects.create(user=user)
-    return user
 
 
 # --- Money ---------------------------------------------------------------------------
@@ -133,7 +82,9 @@ def wallet_top_up(*, user: User, amount: object, on_recorded: OnRecorded | None 
 
 @transaction.atomic(durable=True)
 def _top_up_commit(*, user_id: int, amount: Decimal, on_recorded: OnRecorded | None) -> Transaction:
-    wallet = Wallet.objects.select_for_update(of=("self",)).select_related("user").get(user_id=user_id)
+    wallet = Wallet.objects.select_for_update(of=("self",)).select_related("user__profile").get(user_id=user_id)
+    if not wallet.user.profile.mobile_verified:
+        raise MobileNotVerified()
     if wallet.balance + amount > MAX_BALANCE:
         raise TopUpLimitExceeded("Your wallet cannot hold that much.")
     wallet.balance += amount
@@ -204,7 +155,9 @@ def _recipient_resolve(*, sender_id: int, to_user_id: object, to_mobile: str | N
                 retry_after=lookup.retry_after,
                 field="mobile_number",
             )
-        found = Profile.objects.filter(mobile_number=mobile, user__is_active=True).values_list("user_id", flat=True)
+        found = Profile.objects.filter(
+            mobile_number=mobile, mobile_verified_at__isnull=False, user__is_active=True
+        ).values_list("user_id", flat=True)
         receiver_id = next(iter(found), None)
         if receiver_id is None:
             raise RecipientNotFound("No registered user has that mobile number.")
@@ -226,17 +179,29 @@ _WALLETS_LOCK = Statement(
         Wallet.objects.select_for_update(of=("self",))
         .filter(user_id__in=(sender, receiver), user__is_active=True)
         .order_by("pk")
-        .values_list("pk", "user_id", "balance", "version", "spent_on", "spent_today", "daily_limit", "user__username")
+        .values_list(
+            "pk",
+            "user_id",
+            "balance",
+            "version",
+            "spent_on",
+            "spent_today",
+            "daily_limit",
+            "user__username",
+            "user__profile__mobile_verified_at",
+        )
     ),
     sender=-1,
     receiver=-2,
 )
 
 
-def _wallets_lock(*, sender_id: int, receiver_id: int) -> dict[int, Wallet]:
-    """Lock both parties' wallets; each comes with its user (id and username) attached, by user id."""
+def _wallets_lock(*, sender_id: int, receiver_id: int) -> tuple[dict[int, Wallet], set[int]]:
+    """Lock both parties' wallets; each comes with its user (id and username) attached, by user id.
+    Also: which of the two users have a verified mobile number."""
     wallets: dict[int, Wallet] = {}
-    for pk, user_id, balance, version, spent_on, spent_today, daily_limit, username in _WALLETS_LOCK.rows(
+    verified: set[int] = set()
+    for pk, user_id, balance, version, spent_on, spent_today, daily_limit, username, verified_at in _WALLETS_LOCK.rows(
         sender=sender_id, receiver=receiver_id
     ):
         wallet = Wallet(
@@ -250,22 +215,26 @@ def _wallets_lock(*, sender_id: int, receiver_id: int) -> dict[int, Wallet]:
         )
         wallet.user = User(pk=user_id, username=username)
         wallets[user_id] = wallet
-    return wallets
+        if verified_at is not None:
+            verified.add(user_id)
+    return wallets, verified
 
 
 @transaction.atomic(durable=True)
 def _transfer_commit(
     *, sender_id: int, receiver_id: int, amount: Decimal, on_recorded: OnRecorded | None
 ) -> Transaction:
-    wallets = _wallets_lock(sender_id=sender_id, receiver_id=receiver_id)
+    wallets, verified = _wallets_lock(sender_id=sender_id, receiver_id=receiver_id)
     # The one clock reading, taken under the locks (so a wallet's movements read
     # it in their commit order): the day of the limit and the entry's time agree.
     now = timezone.now()
     sender, receiver = wallets.get(sender_id), wallets.get(receiver_id)
-    if receiver is None:
-        raise RecipientNotFound("No registered user has that id.")
     if sender is None:
         raise ValidationFailed("Your account cannot send money.", field="recipient")
+    if sender_id not in verified:
+        raise MobileNotVerified()
+    if receiver is None or receiver_id not in verified:  # an unverified account answers as an unknown one
+        raise RecipientNotFound("No registered user has that id.")
     if sender.balance < amount:
         raise InsufficientFunds(f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}.")
     today = timezone.localdate(now)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from wallets import views
+from wallets import account_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("transfer/", views.TransferView.as_view(), name="transfer"),
     path("pay-mobile/", views.PayMobileView.as_view(), name="pay_mobile"),
     path("transactions/", views.transactions, name="transactions"),
+    path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
 ]

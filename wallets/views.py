@@ -29,7 +29,7 @@ from django.views.generic import FormView
 from ledger.models import Transaction
 from ledger.money import money_format
 from wallets import idempotency, ratelimit, selectors, services
-from wallets.accounts import credentials
+from wallets.accounts import credentials, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
 from wallets.errors import RateLimited, RecipientNotFound, SelfTransfer, WalletError
@@ -97,17 +97,21 @@ def home(request: HttpRequest) -> HttpResponse:
         refusal = _limited(ratelimit.SIGN_UPS, client_ip(request) or "unknown")
         if refusal is None and register_form.is_valid():
             try:
-                user = services.user_register(
+                user = registration.user_register(
                     username=register_form.cleaned_data["username"],
                     password=register_form.cleaned_data["password"],
                     mobile_number=register_form.cleaned_data["mobile_number"],
+                    first_name=register_form.cleaned_data["first_name"],
+                    last_name=register_form.cleaned_data["last_name"],
                 )
             except WalletError as error:
                 _add_error(register_form, error)
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, f"Welcome, {user.username}. Your wallet is ready.")
-                return redirect("dashboard")
+                messages.success(
+                    request, f"Welcome, {user.username}. We sent a code to {user.profile.mobile_number}: type it below."
+                )
+                return redirect("verify_mobile")
         elif refusal is not None:
             register_form.add_error(None, refusal.message)
         status = 400

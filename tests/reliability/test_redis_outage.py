@@ -28,6 +28,7 @@ from ledger.models import Transaction
 from realtime.events import CLOSE_TRY_AGAIN
 from tests.conftest import PASSWORD
 from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
+from tests.support.sms import last_code_in_folder
 from wallets.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -62,6 +63,13 @@ class Http:
         return self.call(
             "POST", "/api/v1/auth/register/", {"username": name, "password": PASSWORD, "mobile_number": mobile}
         )[0]
+
+    def verify(self, token: str, mobile: str, sms: Path) -> None:
+        """Prove the number with the code the server sent to it (the ``file`` SMS backend)."""
+        status, body = self.call(
+            "POST", "/api/v1/auth/mobile/verify/", {"code": last_code_in_folder(sms, mobile)}, token
+        )
+        assert status == 200, body
 
     def token(self, name: str) -> str:
         status, body = self.call("POST", "/api/v1/auth/token/", {"username": name, "password": PASSWORD})
@@ -125,6 +133,8 @@ def test_with_redis_stopped_api_pages_admin_keep_working_limits_hold_and_all_rec
             assert http.register("alice", "+919876543210") == 201
             assert http.register("bob", "+919812345678") == 201
             alice, bob = http.token("alice"), http.token("bob")
+            http.verify(alice, "+919876543210", server.sms)
+            http.verify(bob, "+919812345678", server.sms)
             assert http.call("POST", "/api/v1/wallet/top-ups/", {"amount": "100.00"}, alice)[0] == 201
             assert asyncio.run(handshake(server, bob))[0] == "hello"
             bob_id = User.objects.get(username="bob").pk
@@ -134,6 +144,7 @@ def test_with_redis_stopped_api_pages_admin_keep_working_limits_hold_and_all_rec
             # The API: sign-up, sign-in, money, history.
             assert http.register("carol", "+919800000001") == 201
             carol = http.token("carol")
+            http.verify(carol, "+919800000001", server.sms)
             assert http.call("POST", "/api/v1/wallet/top-ups/", {"amount": "50.00"}, carol)[0] == 201
             assert http.call("POST", "/api/v1/transfers/", {"to_user_id": bob_id, "amount": "7.00"}, alice)[0] == 201
             assert (

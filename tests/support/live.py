@@ -86,6 +86,11 @@ class Daphne:
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/wallet/"
 
+    @property
+    def sms(self) -> Path:
+        """The folder of the messages to phones this server sent (the ``file`` backend)."""
+        return self.log.parent / "sms"
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
@@ -101,7 +106,15 @@ def daphne(
     listener.listen(1024)
     port = listener.getsockname()[1]
     log = log_dir / f"daphne-{port}.log"
-    env = {**os.environ, "DATABASE_URL": tests_database_url(), "REDIS_URL": redis_url, **(extra_env or {})}
+    env = {
+        **os.environ,
+        "DATABASE_URL": tests_database_url(),
+        "REDIS_URL": redis_url,
+        # Messages to phones as files the test can read (tests/support/sms.py).
+        "PAYLANE_SMS_BACKEND": "file",
+        "PAYLANE_SMS_FILE_PATH": str(log_dir / "sms"),
+        **(extra_env or {}),
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [DAPHNE, "--fd", str(listener.fileno()), "-v", "1", "project.asgi:application"],

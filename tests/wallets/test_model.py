@@ -26,9 +26,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from ledger.models import Transaction
 from ledger.reconcile import ledger_reconcile
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, verified
 from tests.racing import race
 from wallets import services
+from wallets.accounts import registration
 from wallets.accounts.tokens import token_issue
 from wallets.errors import (
     DailyLimitExceeded,
@@ -89,7 +90,11 @@ class WalletMachine(RuleBasedStateMachine):
 
     def _register(self) -> Account:
         mobile = f"+9196{next(MOBILES):08d}"
-        user = services.user_register(username=f"m{self.tag}{len(self.model)}", password=PASSWORD, mobile_number=mobile)
+        user = verified(
+            registration.user_register(
+                username=f"m{self.tag}{len(self.model)}", password=PASSWORD, mobile_number=mobile
+            )
+        )
         account = Account(user=user, mobile=mobile)
         self.model[user.pk] = account
         return account

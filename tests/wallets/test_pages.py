@@ -12,6 +12,7 @@ from django.test import Client
 from ledger.models import Transaction
 from tests.conftest import PASSWORD, balance_of
 from tests.support.forms import form_token, submit
+from tests.support.sms import last_code
 from wallets.models import User
 
 
@@ -27,8 +28,12 @@ def sign_up(client: Client, username: str, mobile: str) -> User:
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert response.url == "/dashboard/"
-    return User.objects.get(username=username)
+    assert response.url == "/verify-mobile/"  # the person lands on the page that asks for the code
+    user = User.objects.get(username=username)
+    code = last_code(user.profile.mobile_number or "")
+    verified = client.post("/verify-mobile/", {"action": "verify", "code": code})
+    assert (verified.status_code, verified.url) == (302, "/dashboard/")
+    return user
 
 
 def test_full_flow_register_top_up_pay_by_id_and_by_mobile_see_history(db: None) -> None:

@@ -5,13 +5,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import PASSWORD
-from wallets import services
+from wallets.accounts import registration
 from wallets.errors import InvalidMobile, MobileTaken, UsernameTaken, ValidationFailed
 from wallets.models import Profile, User, Wallet
 
 
 def test_registration_creates_user_profile_and_an_empty_wallet(db: None) -> None:
-    user = services.user_register(username="asha", password=PASSWORD, mobile_number="98765 43210")
+    user = registration.user_register(username="asha", password=PASSWORD, mobile_number="98765 43210")
 
     assert user.check_password(PASSWORD)
     assert user.profile.mobile_number == "+919876543210"
@@ -22,13 +22,13 @@ def test_registration_creates_user_profile_and_an_empty_wallet(db: None) -> None
 
 def test_mobile_numbers_are_normalised_to_e164_with_the_default_region(db: None, settings) -> None:
     settings.PAYLANE_PHONE_REGION = "GB"
-    user = services.user_register(username="gus", password=PASSWORD, mobile_number="07400 123456")
+    user = registration.user_register(username="gus", password=PASSWORD, mobile_number="07400 123456")
     assert user.profile.mobile_number == "+447400123456"
 
 
 @pytest.mark.parametrize("mobile", ["(+91) 98765-43210", "+91.98765.43210", "0091 98765 43210", " 98765/43210 "])
 def test_common_spellings_of_a_number_are_read(db: None, mobile: str) -> None:
-    user = services.user_register(username="hana", password=PASSWORD, mobile_number=mobile)
+    user = registration.user_register(username="hana", password=PASSWORD, mobile_number=mobile)
     assert user.profile.mobile_number == "+919876543210"
 
 
@@ -63,14 +63,14 @@ def test_a_mobile_number_belongs_to_one_account_in_any_spelling(register: Callab
 )
 def test_invalid_mobile_numbers_are_refused(db: None, mobile: str) -> None:
     with pytest.raises(InvalidMobile):
-        services.user_register(username="carol", password=PASSWORD, mobile_number=mobile)
+        registration.user_register(username="carol", password=PASSWORD, mobile_number=mobile)
     assert not User.objects.exists()
 
 
 @pytest.mark.parametrize("password", ["short", "12345678901", "password123", "carol-carol"])
 def test_django_password_validators_apply(db: None, password: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        services.user_register(username="carol-carol", password=password, mobile_number="+919876543210")
+        registration.user_register(username="carol-carol", password=password, mobile_number="+919876543210")
     assert refused.value.field == "password"
     assert not User.objects.exists()
 
@@ -78,7 +78,7 @@ def test_django_password_validators_apply(db: None, password: str) -> None:
 @pytest.mark.parametrize("username", ["", "   ", "has space", "x" * 151, "semi;colon"])
 def test_bad_usernames_are_refused(db: None, username: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        services.user_register(username=username, password=PASSWORD, mobile_number="+919876543210")
+        registration.user_register(username=username, password=PASSWORD, mobile_number="+919876543210")
     assert refused.value.field == "username"
 
 
@@ -89,6 +89,6 @@ def test_registration_is_all_or_nothing(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(Wallet.objects, "create", wallet_fails)
     with pytest.raises(RuntimeError):
-        services.user_register(username="dora", password=PASSWORD, mobile_number="+919876543210")
+        registration.user_register(username="dora", password=PASSWORD, mobile_number="+919876543210")
     assert not User.objects.exists()
     assert not Profile.objects.exists()

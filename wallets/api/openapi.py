@@ -119,4 +119,18 @@ CURSOR: dict[str, Any] = {"type": "string", "pattern": f"^{pagination.CURSOR_PAT
 
 TRANSACTION_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": pagination.BIGINT_MAX}
 
+CODE: dict[str, Any] = {
+    "type": "string",
+    "pattern": trimmed("[0-9]{6}"),
+    "example": "123456",
+    "description": "The six digits of the last code sent by SMS.",
+}
+
+NAME: dict[str, Any] = {
+    "type": "string",
+    "pattern": trimmed(f"{NOT_NUL}{{0,150}}"),
+    "example": "Asha",
+    "description": "Part of the display name a payer sees, masked, before paying (at most 150 characters).",
+}
+
 MONEY_OUT: dict[str, Any] = {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "example": "1000.00"}

@@ -124,18 +124,62 @@ class MoneyOutField(serializers.CharField):
     """An amount in a response: a string with exactly two decimals."""
 
 
+class NameField(_ExactText):
+    exact_schema = openapi.NAME
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=150, required=False, allow_blank=True, **kwargs)
+
+
+class CodeField(_ExactText):
+    exact_schema = openapi.CODE
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=6, min_length=6, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        code = super().to_internal_value(data)
+        if not (code.isascii() and code.isdigit()):
+            raise serializers.ValidationError("A code is the six digits of the message.")
+        return code
+
+
 class RegisterRequest(serializers.Serializer):  # type: ignore[type-arg]
     username = UsernameField()
     password = NewPasswordField(
         help_text="Django's password validators apply: not too common, not all digits, not like the username."
     )
     mobile_number = MobileField()
+    first_name = NameField()
+    last_name = NameField()
 
 
 class RegisteredResponse(serializers.Serializer):  # type: ignore[type-arg]
     user_id = serializers.IntegerField()
     username = serializers.CharField()
     mobile_number = serializers.CharField(help_text="E.164")
+    mobile_verified = serializers.BooleanField(
+        help_text="false: a code was sent to the number; POST it to /api/v1/auth/mobile/verify/"
+    )
+
+
+class MobileCodeRequest(serializers.Serializer):  # type: ignore[type-arg]
+    mobile_number = MobileField(
+        required=False, help_text="Claim this number instead (while unverified), and send the code to it."
+    )
+
+
+class MobileCodeResponse(serializers.Serializer):  # type: ignore[type-arg]
+    mobile_number = serializers.CharField(help_text="E.164: where the code went")
+    mobile_verified = serializers.BooleanField()
+
+
+class MobileVerifyRequest(serializers.Serializer):  # type: ignore[type-arg]
+    code = CodeField()
+
+
+class MobileVerifiedResponse(serializers.Serializer):  # type: ignore[type-arg]
+    mobile_verified = serializers.BooleanField()
 
 
 class TokenRequest(serializers.Serializer):  # type: ignore[type-arg]
@@ -150,7 +194,10 @@ class TokenResponse(serializers.Serializer):  # type: ignore[type-arg]
 class WalletResponse(serializers.Serializer):  # type: ignore[type-arg]
     user_id = serializers.IntegerField()
     username = serializers.CharField()
-    mobile_number = serializers.CharField()
+    mobile_number = serializers.CharField(
+        allow_null=True, help_text="null when another account verified the number first: claim another"
+    )
+    mobile_verified = serializers.BooleanField(help_text="false: this wallet moves no money until it is verified")
     balance = MoneyOutField()
     currency = serializers.CharField()
     version = serializers.IntegerField(help_text="Counts this wallet's balance-changing ledger entries.")
@@ -239,3 +286,11 @@ class TransferRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-unty
             for name, field_schema in (("to_user_id", openapi.USER_ID), ("to_mobile", openapi.MOBILE))
         ]
         return schema
+
+
+class MobileCodeRequestSchema(RegisterRequestSchema):
+    target_class = MobileCodeRequest
+
+
+class MobileVerifyRequestSchema(RegisterRequestSchema):
+    target_class = MobileVerifyRequest

@@ -10,7 +10,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from wallets.api import views
+from wallets.api import accounts, views
 
 # Swagger UI's template carries one inline <style>: allowed on the docs page alone.
 DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
@@ -18,6 +18,8 @@ DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.U
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="api-register"),
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("auth/mobile/code/", accounts.MobileCodeView.as_view(), name="api-mobile-code"),
+    path("auth/mobile/verify/", accounts.MobileVerifyView.as_view(), name="api-mobile-verify"),
     path("wallet/", views.WalletView.as_view(), name="api-wallet"),
     path("wallet/top-ups/", views.TopUpView.as_view(), name="api-top-ups"),
     path("transfers/", views.TransferView.as_view(), name="api-transfers"),

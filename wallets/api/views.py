@@ -10,8 +10,7 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
@@ -22,9 +21,10 @@ from rest_framework.views import APIView
 from ledger.models import Transaction
 from ledger.money import money_str
 from wallets import idempotency, selectors, services
-from wallets.accounts import tokens
+from wallets.accounts import registration, tokens
 from wallets.accounts.credentials import Credential
 from wallets.api import openapi
+from wallets.api import responses as r
 from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
@@ -33,68 +33,6 @@ from wallets.errors import WalletError
 from wallets.models import User
 from wallets.payloads import transaction_payload
 from wallets.services import OnRecorded
-
-# What each status means, by default; an operation may say more about its own 400 and 422.
-_ERROR_TEXT = {
-    400: "validation_error: malformed or invalid input; bad_request: a JSON body nested too deeply",
-    401: "not_authenticated: no, an unknown or a revoked Bearer token, and no session",
-    403: "permission_denied: a session request without its CSRF token, or an account without a wallet",
-    404: "not_found",
-    406: "not_acceptable: the Accept header excludes application/json",
-    409: "idempotency_in_progress: a request with this Idempotency-Key is still running; retry shortly",
-    413: "payload_too_large: the body is over 64 KiB",
-    415: "unsupported_media_type: send application/json",
-    422: "business refusal: insufficient_funds, daily_limit_exceeded, top_up_limit_exceeded, "
-    "recipient_not_found or idempotency_key_reused",
-    429: "rate_limited: see Retry-After",
-    503: "busy: the wallet is locked by other requests (database lock timeout); nothing moved, retry",
-}
-# Statuses every operation may answer: an Authorization header is checked wherever it is sent.
-_ANY = (400, 401, 403, 406)
-# ... and every operation that reads a JSON body.
-_BODY = (*_ANY, 413, 415)
-_MONEY = (*_BODY, 409, 422, 429, 503)
-
-
-def _errors(*codes: int, **text: str) -> dict[int, OpenApiResponse]:
-    """Error responses for ``codes``; ``text`` overrides a description, keyed ``s400`` and so on."""
-    return {
-        code: OpenApiResponse(s.ErrorResponse, description=text.get(f"s{code}", _ERROR_TEXT[code]))
-        for code in sorted(codes)
-    }
-
-
-# Response headers.
-_RETRY_AFTER = OpenApiParameter(
-    "Retry-After",
-    {"type": "integer", "minimum": 1},
-    OpenApiParameter.HEADER,
-    required=True,
-    description="Seconds to wait before trying again.",
-    response=[429],
-)
-_WWW_AUTHENTICATE = OpenApiParameter(
-    "WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, response=[401]
-)
-_REPLAYED = OpenApiParameter(
-    "Idempotent-Replayed",
-    {"type": "string", "enum": ["true"]},
-    OpenApiParameter.HEADER,
-    description="Present on a replay of a stored outcome: this call moved no money.",
-    response=[201, 422],
-)
-
-_IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    openapi.IDEMPOTENCY_KEY,
-    OpenApiParameter.HEADER,
-    description="1 to 255 printable ASCII characters, e.g. a UUID per intended payment. A retry with the "
-    "same key and body replays the first outcome (header Idempotent-Replayed: true) and moves no money.",
-)
-_MONEY_400 = (
-    "validation_error (malformed input, a bad Idempotency-Key), invalid_amount, bad_request "
-    "(a JSON body nested too deeply)"
-)
 
 
 def _outcome_response(outcome: idempotency.Outcome) -> Response:
@@ -121,11 +59,11 @@ class RegisterView(APIView):
                 request_only=True,
             )
         ],
-        parameters=[_RETRY_AFTER, _WWW_AUTHENTICATE],
+        parameters=[r.RETRY_AFTER, r.WWW_AUTHENTICATE],
         responses={
             201: s.RegisteredResponse,
-            **_errors(
-                *_BODY,
+            **r.errors(
+                *r.BODY,
                 429,
                 s400="validation_error: malformed input, password rules, a taken username or number, a number "
                 "libphonenumber does not know; bad_request: a JSON body nested too deeply",
@@ -137,8 +75,13 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         form = s.RegisterRequest(data=request.data)
         form.is_valid(raise_exception=True)
-        user = services.user_register(**form.validated_data)
-        body = {"user_id": user.pk, "username": user.username, "mobile_number": user.profile.mobile_number}
+        user = registration.user_register(**form.validated_data)
+        body = {
+            "user_id": user.pk,
+            "username": user.username,
+            "mobile_number": user.profile.mobile_number,
+            "mobile_verified": user.profile.mobile_verified,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -154,11 +97,11 @@ class TokenView(APIView):
                 "sign-in", {"username": "alice", "password": "correct horse battery staple"}, request_only=True
             )
         ],
-        parameters=[_RETRY_AFTER, _WWW_AUTHENTICATE],
+        parameters=[r.RETRY_AFTER, r.WWW_AUTHENTICATE],
         responses={
             200: s.TokenResponse,
-            **_errors(
-                *_BODY,
+            **r.errors(
+                *r.BODY,
                 429,
                 s400="validation_error: malformed input, or wrong credentials; bad_request: a JSON body nested "
                 "too deeply",
@@ -183,10 +126,12 @@ class TokenView(APIView):
     @extend_schema(
         operation_id="auth_token_revoke",
         request=None,
-        parameters=[_WWW_AUTHENTICATE],
+        parameters=[r.WWW_AUTHENTICATE],
         responses={
             204: None,
-            **_errors(*_ANY, s400="validation_error: a session has no token to revoke (sign out on the page instead)"),
+            **r.errors(
+                *r.ANY, s400="validation_error: a session has no token to revoke (sign out on the page instead)"
+            ),
         },
     )
     def delete(self, request: Request) -> Response:
@@ -199,8 +144,8 @@ class TokenView(APIView):
 class WalletView(APIView):
     @extend_schema(
         operation_id="wallet_retrieve",
-        parameters=[_WWW_AUTHENTICATE],
-        responses={200: s.WalletResponse, **_errors(*_ANY)},
+        parameters=[r.WWW_AUTHENTICATE],
+        responses={200: s.WalletResponse, **r.errors(*r.ANY)},
     )
     def get(self, request: Request) -> Response:
         wallet = selectors.wallet_for_user(user=request.user)  # type: ignore[arg-type]
@@ -210,6 +155,7 @@ class WalletView(APIView):
                 "user_id": user.pk,
                 "username": user.username,
                 "mobile_number": user.profile.mobile_number,
+                "mobile_verified": user.profile.mobile_verified,
                 "balance": money_str(wallet.balance),
                 "currency": settings.PAYLANE_CURRENCY,
                 "version": wallet.version,
@@ -257,12 +203,12 @@ class TopUpView(_MoneyView):
         operation_id="wallet_top_up",
         request=s.TopUpRequest,
         examples=[OpenApiExample("top-up", {"amount": "500.00"}, request_only=True)],
-        parameters=[_IDEMPOTENCY_KEY, _RETRY_AFTER, _WWW_AUTHENTICATE, _REPLAYED],
+        parameters=[r.IDEMPOTENCY_KEY, r.RETRY_AFTER, r.WWW_AUTHENTICATE, r.REPLAYED],
         responses={
             201: s.TransactionResponse,
-            **_errors(
-                *_MONEY,
-                s400=_MONEY_400,
+            **r.errors(
+                *r.MONEY,
+                s400=r.MONEY_400,
                 s422="top_up_limit_exceeded: over PAYLANE_TOP_UP_MAX, or more than the wallet can hold; "
                 "idempotency_key_reused",
             ),
@@ -292,12 +238,12 @@ class TransferView(_MoneyView):
             OpenApiExample("by mobile", {"to_mobile": "+91 98765 43210", "amount": "120.50"}, request_only=True),
             OpenApiExample("by user id", {"to_user_id": 2, "amount": "9.50"}, request_only=True),
         ],
-        parameters=[_IDEMPOTENCY_KEY, _RETRY_AFTER, _WWW_AUTHENTICATE, _REPLAYED],
+        parameters=[r.IDEMPOTENCY_KEY, r.RETRY_AFTER, r.WWW_AUTHENTICATE, r.REPLAYED],
         responses={
             201: s.TransactionResponse,
-            **_errors(
-                *_MONEY,
-                s400=f"{_MONEY_400}; self_transfer; validation_error for a mobile number libphonenumber does "
+            **r.errors(
+                *r.MONEY,
+                s400=f"{r.MONEY_400}; self_transfer; validation_error for a mobile number libphonenumber does "
                 "not know; invalid_amount when the recipient's wallet cannot hold the amount",
                 s422="insufficient_funds, daily_limit_exceeded (recorded as FAILED: error.transaction_id); "
                 "recipient_not_found; idempotency_key_reused",
@@ -331,9 +277,9 @@ class TransactionListView(APIView):
                 openapi.CURSOR,
                 description="next_cursor of the previous page, as given (opaque: its format may change).",
             ),
-            _WWW_AUTHENTICATE,
+            r.WWW_AUTHENTICATE,
         ],
-        responses={200: s.TransactionPageResponse, **_errors(*_ANY)},
+        responses={200: s.TransactionPageResponse, **r.errors(*r.ANY)},
     )
     def get(self, request: Request) -> Response:
         limit = limit_parse(request.query_params.get("limit"))
@@ -349,11 +295,11 @@ class TransactionDetailView(APIView):
         operation_id="transactions_retrieve",
         parameters=[
             OpenApiParameter("transaction_id", openapi.TRANSACTION_ID, OpenApiParameter.PATH),
-            _WWW_AUTHENTICATE,
+            r.WWW_AUTHENTICATE,
         ],
         responses={
             200: s.TransactionResponse,
-            **_errors(*_ANY, 404, s404="not_found: no such transaction, or the caller is not a party to it"),
+            **r.errors(*r.ANY, 404, s404="not_found: no such transaction, or the caller is not a party to it"),
         },
     )
     def get(self, request: Request, transaction_id: int) -> Response:

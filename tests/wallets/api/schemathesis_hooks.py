@@ -80,6 +80,11 @@ def refusals_of_valid_requests_are_semantic(ctx: Any, response: Any, case: Any) 
     return None
 
 
+# The run signs in as a user whose number is verified: asking for a verification code answers
+# 409 already_verified for them, never 2xx (tests/wallets/accounts/ covers its 202).
+_NEVER_2XX_FOR_A_VERIFIED_USER = {"POST /api/v1/auth/mobile/code/"}
+
+
 @schemathesis.check
 class every_operation_succeeds_somewhere:
     """Every operation answered 2xx at least once: the run reached past authentication and refusals."""
@@ -96,6 +101,6 @@ class every_operation_succeeds_somewhere:
             self.succeeded.add(case.operation.label)
 
     def after_run(self, ctx: Any) -> None:
-        never = self.tested - self.succeeded
+        never = self.tested - self.succeeded - _NEVER_2XX_FOR_A_VERIFIED_USER
         if never:
             raise AssertionError("never answered 2xx: " + ", ".join(sorted(never)))

@@ -23,7 +23,12 @@ def test_register_returns_201_with_the_normalised_mobile_number(anon: Api) -> No
     )
     assert response.status_code == 201, response.content
     user = User.objects.get(username="carol")
-    assert response.json() == {"user_id": user.pk, "username": "carol", "mobile_number": "+919876543210"}
+    assert response.json() == {
+        "user_id": user.pk,
+        "username": "carol",
+        "mobile_number": "+919876543210",
+        "mobile_verified": False,
+    }
     assert user.wallet.balance == 0
 
 

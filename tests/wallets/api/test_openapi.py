@@ -80,7 +80,10 @@ def _accepts(field: Any, value: Any) -> bool:
 
 # Text near every rule: digits, separators, signs, whitespace of both kinds, NUL, letters.
 _NEAR = st.text(alphabet="0123456789 .+-()/eE,\t\n\x00\x1c\x85\xa0\u3000\ufeffaé٣", max_size=24)
-_TEXT = st.one_of(_NEAR, st.text(max_size=40))
+# Characters Python's Unicode database knows. A code point assigned only in a newer Unicode
+# version (the JSON Schema validator's regex tables are newer than Python 3.13's 15.1) is a
+# letter to the schema and unassigned to Django's \w: outside what the schema can promise.
+_TEXT = st.one_of(_NEAR, st.text(alphabet=st.characters(exclude_categories=["Cn"]), max_size=40))
 
 
 def _drawn(pattern: str) -> st.SearchStrategy[str]:
@@ -312,6 +315,8 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
         "POST /api/v1/auth/register/": body | {"201", "429"},
         "POST /api/v1/auth/token/": body | {"200", "429"},
         "DELETE /api/v1/auth/token/": {"204", "400", "401", "403", "406"},
+        "POST /api/v1/auth/mobile/code/": body | {"202", "409", "429", "503"},
+        "POST /api/v1/auth/mobile/verify/": body | {"200"},
         "GET /api/v1/wallet/": {"200", "400", "401", "403", "406"},
         "POST /api/v1/wallet/top-ups/": money,
         "POST /api/v1/transfers/": money,

@@ -24,6 +24,7 @@ def test_wallet_shows_balance_limits_and_todays_spending(
         "user_id": alice.pk,
         "username": "alice",
         "mobile_number": "+919876543210",
+        "mobile_verified": True,
         "balance": "879.50",
         "currency": "INR",
         "version": 2,

@@ -1,0 +1,39 @@
+"""Reading the one-time codes a test's users were sent: the locmem outbox in process, files from a live server."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from wallets.accounts import sms
+
+_CODE = re.compile(r"\b([0-9]{6})\b")
+
+
+def code_in(body: str) -> str:
+    """The six-digit code of a message (it appears once)."""
+    found = _CODE.findall(body)
+    assert len(found) == 1, f"expected one code in {body!r}"
+    return str(found[0])
+
+
+def last_code(to: str) -> str:
+    """The code of the newest message the locmem backend sent to ``to``."""
+    for message in reversed(sms.outbox):
+        if message.to == to:
+            return code_in(message.body)
+    raise AssertionError(f"no message to {to} in the outbox: {[m.to for m in sms.outbox]}")
+
+
+def messages_to(to: str) -> list[str]:
+    return [message.body for message in sms.outbox if message.to == to]
+
+
+def last_code_in_folder(folder: Path, to: str) -> str:
+    """The code of the newest message the ``file`` backend wrote to ``folder`` for ``to``."""
+    for path in sorted(folder.glob("*.json"), reverse=True):
+        message = json.loads(path.read_text())
+        if message["to"] == to:
+            return code_in(message["body"])
+    raise AssertionError(f"no message to {to} in {folder}")
