@@ -23,6 +23,7 @@ from ledger.models import DailyLimitChange, Transaction
 from ledger.money import ZERO
 from ledger.snapshot import ledger_snapshot
 from wallets import selectors, services
+from wallets.accounts import staff_admin  # noqa: F401  (registers the admin sign-ins and TOTP devices)
 from wallets.models import Profile, User, Wallet
 
 AUDIT_PAGE_SIZE = 100

@@ -91,3 +91,16 @@ def test_production_cookies_are_secure_and_host_prefixed() -> None:
     assert prod.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "True"], prod.stderr
     behind_proxy = manage("shell", "-v", "0", "-c", code, DEBUG="0", SECRET_KEY="s" * 60, SECURE_SSL_REDIRECT="0")
     assert behind_proxy.stdout.split()[3] == "False"
+
+
+def test_the_admin_asks_for_a_one_time_code_by_default_in_production_only() -> None:
+    def admin_otp(**env: str) -> str:
+        code = "from django.conf import settings as s; print(s.PAYLANE_ADMIN_OTP)"
+        result = manage("shell", "-v", "0", "-c", code, SECRET_KEY="x" * 64, **env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert admin_otp(DEBUG="0") == "True"
+    assert admin_otp(DEBUG="1") == "False"
+    assert admin_otp(DEBUG="0", PAYLANE_ADMIN_OTP="0") == "False"
+    assert admin_otp(DEBUG="1", PAYLANE_ADMIN_OTP="1") == "True"

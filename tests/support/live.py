@@ -101,7 +101,14 @@ def daphne(
     listener.listen(1024)
     port = listener.getsockname()[1]
     log = log_dir / f"daphne-{port}.log"
-    env = {**os.environ, "DATABASE_URL": tests_database_url(), "REDIS_URL": redis_url, **(extra_env or {})}
+    # The admin without a one-time code, as in the test process (tests/conftest.py), unless a test asks.
+    env = {
+        **os.environ,
+        "DATABASE_URL": tests_database_url(),
+        "REDIS_URL": redis_url,
+        "PAYLANE_ADMIN_OTP": "0",
+        **(extra_env or {}),
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [DAPHNE, "--fd", str(listener.fileno()), "-v", "1", "project.asgi:application"],
