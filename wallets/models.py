@@ -120,7 +120,7 @@ class AdminSignInReason(models.TextChoices):
     BAD_PASSWORD = "bad_password", "unknown user, wrong password or inactive account"
     NOT_STAFF = "not_staff", "right password, but not staff"
     LOCKED_OUT = "locked_out", "refused: django-axes' lockout was in force"
-    OTP_MISSING = "otp_missing", "no one-time code"
+    OTP_MISSING = "otp_missing", "no one-time code checked (none typed, or no device chosen)"
     OTP_INVALID = "otp_invalid", "wrong, reused or throttled one-time code"
     OTP_NO_DEVICE = "otp_no_device", "staff without an authenticator device (admin_otp_add)"
 

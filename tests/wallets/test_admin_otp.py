@@ -135,6 +135,7 @@ def test_a_user_with_two_devices_chooses_one_and_signs_in_with_its_code(otp_on: 
     first = client.post("/admin/login/", {"username": "ops", "password": PASSWORD, "otp_token": code_of(spare)})
     assert first.status_code == 200
     assert f'value="{spare.persistent_id}"' in first.content.decode()  # the choice is offered
+    assert AdminSignIn.objects.get().reason == Reason.OTP_MISSING  # no code was checked yet
     chosen = {"username": "ops", "password": PASSWORD, "otp_device": spare.persistent_id, "otp_token": code_of(spare)}
     assert client.post("/admin/login/", chosen).status_code == 302
     assert reaches_admin(client)

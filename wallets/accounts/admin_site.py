@@ -113,7 +113,8 @@ class AdminOtpSignInForm(OTPAuthenticationFormMixin, AdminSignInForm):
         except ValidationError as error:
             if error.code == "otp_no_device":
                 self.refusal = Reason.OTP_NO_DEVICE
-            elif error.code == "token_required":
+            elif error.code in ("token_required", "device_required"):
+                # No code was checked: none typed, or a user with several devices chose none.
                 self.refusal = Reason.OTP_MISSING
             else:
                 self.refusal = Reason.OTP_INVALID

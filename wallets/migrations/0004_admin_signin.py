@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('username', models.CharField(max_length=150)),
                 ('succeeded', models.BooleanField()),
-                ('reason', models.CharField(blank=True, choices=[('bad_password', 'unknown user, wrong password or inactive account'), ('not_staff', 'right password, but not staff'), ('locked_out', "refused: django-axes' lockout was in force"), ('otp_missing', 'no one-time code'), ('otp_invalid', 'wrong, reused or throttled one-time code'), ('otp_no_device', 'staff without an authenticator device (admin_otp_add)')], max_length=16)),
+                ('reason', models.CharField(blank=True, choices=[('bad_password', 'unknown user, wrong password or inactive account'), ('not_staff', 'right password, but not staff'), ('locked_out', "refused: django-axes' lockout was in force"), ('otp_missing', 'no one-time code checked (none typed, or no device chosen)'), ('otp_invalid', 'wrong, reused or throttled one-time code'), ('otp_no_device', 'staff without an authenticator device (admin_otp_add)')], max_length=16)),
                 ('otp_verified', models.BooleanField(default=False)),
                 ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
