@@ -20,7 +20,7 @@ one calendar day on both sides even when a run spans midnight.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -66,10 +66,10 @@ def ledger_reconcile() -> list[Finding]:
     return findings
 
 
-def trigger_findings() -> list[Finding]:
-    """One finding per append-only table with a trigger missing or disabled."""
+def trigger_findings(tables: Iterable[str] | None = None) -> list[Finding]:
+    """One finding per append-only table with a trigger missing or disabled (the ledger's, or ``tables``)."""
     findings: list[Finding] = []
-    for table in triggers.APPEND_ONLY_TABLES:
+    for table in triggers.APPEND_ONLY_TABLES if tables is None else tables:
         missing = triggers.expected(connection.vendor, table) - triggers.installed(connection, table)
         if missing:
             names = ", ".join(sorted(missing))

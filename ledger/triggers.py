@@ -38,18 +38,26 @@ REPLACE_KEYS: dict[str, tuple[str, ...]] = {
 SUPPORTED_VENDORS = ("postgresql", "sqlite")
 
 
-def statements(vendor: str, name: str, table: str) -> list[str]:
-    """The SQL statements of ``sql/<vendor>/<name>.sql`` for ``table``."""
+def statements(vendor: str, name: str, table: str, *, keys: tuple[str, ...] | None = None) -> list[str]:
+    """The SQL statements of ``sql/<vendor>/<name>.sql`` for ``table``.
+
+    ``keys`` are the table's primary key and UNIQUE columns (the no-replace
+    trigger's condition): the ledger's own tables find theirs in
+    ``REPLACE_KEYS``; an app that protects a table of its own the same way
+    passes them, so the ledger never needs to know that table.
+    """
     if vendor not in SUPPORTED_VENDORS:
         raise NotImplementedError(f"No append-only triggers for the {vendor} backend.")
-    same_key = " OR ".join(f"{column} = NEW.{column}" for column in REPLACE_KEYS[table])
-    text = (SQL_DIR / vendor / f"{name}.sql").read_text().replace("{table}", table).replace("{same_key}", same_key)
+    text = (SQL_DIR / vendor / f"{name}.sql").read_text().replace("{table}", table)
+    if "{same_key}" in text:
+        same_key = " OR ".join(f"{column} = NEW.{column}" for column in (keys or REPLACE_KEYS[table]))
+        text = text.replace("{same_key}", same_key)
     return [s.strip() for s in sqlparse.split(sqlparse.format(text, strip_comments=True)) if s.strip()]
 
 
-def install(connection: BaseDatabaseWrapper, table: str) -> None:
+def install(connection: BaseDatabaseWrapper, table: str, *, keys: tuple[str, ...] | None = None) -> None:
     with connection.cursor() as cursor:
-        for sql in statements(connection.vendor, "append_only", table):
+        for sql in statements(connection.vendor, "append_only", table, keys=keys):
             cursor.execute(sql)
 
 

@@ -36,7 +36,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin, on Paylane's site: a one-time code with PAYLANE_ADMIN_OTP, every sign-in recorded.
+    "project.apps.PaylaneAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -49,6 +50,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # TOTP devices for the admin's second factor (PAYLANE_ADMIN_OTP, `manage.py admin_otp_add`).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # The ledger first: it is the floor, and the wallets app extends its admin.
     "ledger",
     "wallets",
@@ -63,6 +67,8 @@ MIDDLEWARE = [
     "project.middleware.CommonMiddleware",  # Django's, with a 308 for a POST missing its slash
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): did this session present a one-time code (the admin asks, PAYLANE_ADMIN_OTP).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a lockout flagged during the view into its response.
@@ -186,6 +192,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+# Staff sign in to the admin with a password and a TOTP code (django-otp), on by default in
+# production. Off, the admin asks for the password only, as in development. Either way every admin
+# sign-in is recorded (wallets.AdminSignIn). `manage.py admin_otp_add USERNAME` enrols a device.
+PAYLANE_ADMIN_OTP = env.bool("PAYLANE_ADMIN_OTP", default=not DEBUG)
+# The name authenticator apps show beside the account (the otpauth:// URI's issuer).
+OTP_TOTP_ISSUER = "Paylane"
 
 # --- Security (production-safe unless DEBUG) --------------------------------------
 # Content Security Policy (Django's own): scripts, styles and sockets from this

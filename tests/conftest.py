@@ -15,27 +15,32 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from ledger import triggers
 from tests.support.sms import last_code
 from wallets import ratelimit, services
-from wallets.accounts import registration, sms, verification
+from wallets.accounts import registration, signins, sms, verification
 from wallets.models import User
 
 # --- Test set-up only: let Django's flush get past the append-only triggers --------------
 # TransactionTestCase (transaction=True tests) empties every table with TRUNCATE
 # (PostgreSQL) or DELETE (SQLite) after each test, which the ledger's triggers
-# refuse, as they should. The product's triggers stay as they are; only the test
-# flush steps around them: PostgreSQL skips triggers for the flush transaction
+# (and the same triggers on the wallets' admin sign-in record) refuse, as they
+# should. The product's triggers stay as they are; only the test flush steps
+# around them: PostgreSQL skips triggers for the flush transaction
 # (session_replication_role, superuser), SQLite drops and re-creates them.
 
 
 def _flush_past_triggers(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):  # type: ignore[no-untyped-def]
         sql = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-        protected = [t for t in triggers.APPEND_ONLY_TABLES if t in tables]
+        # The ledger's tables, and the wallets' own append-only ones (with their unique keys).
+        append_only = {**dict.fromkeys(triggers.APPEND_ONLY_TABLES), **signins.APPEND_ONLY_TABLES}
+        protected = {t: keys for t, keys in append_only.items() if t in tables}
         if not sql or not protected:
             return sql
         if self.connection.vendor == "postgresql":
             return ["SET LOCAL session_replication_role = replica", *sql]
         drop = [s for t in protected for s in triggers.statements("sqlite", "append_only_reverse", t)]
-        create = [s for t in protected for s in triggers.statements("sqlite", "append_only", t)]
+        create = [
+            s for t, keys in protected.items() for s in triggers.statements("sqlite", "append_only", t, keys=keys)
+        ]
         return [*drop, *sql, *create]
 
     return sql_flush
@@ -130,3 +135,11 @@ def _sms_to_the_outbox(settings) -> Iterator[None]:  # type: ignore[no-untyped-d
 def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     # PBKDF2's cost is the point in production and pure waiting in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _admin_without_otp(settings) -> None:  # type: ignore[no-untyped-def]
+    # The admin asks for a one-time code by default when DEBUG is off, as it is in tests; most
+    # admin tests sign in with force_login (pytest-django's admin_client), which presents none.
+    # Tests of the second factor turn it back on (tests/wallets/test_admin_otp.py).
+    settings.PAYLANE_ADMIN_OTP = False

@@ -25,7 +25,11 @@ from ledger.models import DailyLimitChange, Transaction
 from ledger.money import ZERO
 from ledger.snapshot import ledger_snapshot
 from wallets import selectors, services
-from wallets.accounts import credentials, tokens
+from wallets.accounts import (
+    credentials,
+    staff_admin,  # noqa: F401  (registers the admin sign-ins and TOTP devices)
+    tokens,
+)
 from wallets.models import Profile, User, Wallet
 
 AUDIT_PAGE_SIZE = 100

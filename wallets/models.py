@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from ledger.models import AppendOnlyModel
 from ledger.money import DECIMAL_PLACES, MAX_DIGITS, ZERO
 
 
@@ -171,3 +172,61 @@ class OneTimeCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} code for user {self.user_id} ({self.mobile_number})"
+
+
+class AdminSignInReason(models.TextChoices):
+    """Why an admin sign-in was refused (``AdminSignIn.reason``)."""
+
+    # One answer to the typist for all three (no account enumeration); the record keeps the user if one matched.
+    BAD_PASSWORD = "bad_password", "unknown user, wrong password or inactive account"
+    NOT_STAFF = "not_staff", "right password, but not staff"
+    LOCKED_OUT = "locked_out", "refused: django-axes' lockout was in force"
+    OTP_MISSING = "otp_missing", "no one-time code checked (none typed, or no device chosen)"
+    OTP_INVALID = "otp_invalid", "wrong, reused or throttled one-time code"
+    OTP_NO_DEVICE = "otp_no_device", "staff without an authenticator device (admin_otp_add)"
+
+
+class AdminSignIn(AppendOnlyModel):
+    """One attempt to sign in to the admin, successful or not: an append-only record.
+
+    Written only by ``wallets.accounts.signins.admin_signin_record``. Never the
+    password or the code: who typed what name, whether it let them in, and if
+    not why. Like the ledger it refuses UPDATE and DELETE in the ORM
+    (``AppendOnlyModel``) and in the database (the ledger's triggers, installed
+    on this table by migration 0006 and re-applied after every ``migrate``).
+    """
+
+    Reason = AdminSignInReason
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # As typed, cut to the longest username: a failure may name no account at all.
+    username = models.CharField(max_length=150)
+    # The account the name matched (any case), when one did, even for a wrong password.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    succeeded = models.BooleanField()
+    reason = models.CharField(max_length=16, choices=AdminSignInReason.choices, blank=True)
+    # Whether a one-time code was verified: a success without one happened with PAYLANE_ADMIN_OTP off.
+    otp_verified = models.BooleanField(default=False)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "admin sign-in"
+        constraints = [
+            # A success has no reason and a failure has one of the known ones.
+            models.CheckConstraint(
+                condition=models.Q(succeeded=True, reason="")
+                | models.Q(succeeded=False, reason__in=AdminSignInReason.values),
+                name="wallets_adminsignin_reason_matches_outcome",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(otp_verified=False) | models.Q(succeeded=True),
+                name="wallets_adminsignin_otp_only_on_success",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        outcome = "signed in" if self.succeeded else f"refused ({self.reason})"
+        return f"{self.username} {outcome}"

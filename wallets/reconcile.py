@@ -7,7 +7,9 @@
   of its successful outgoing transfers that day.
 
 Registered with the ledger (``ledger.reconcile.check_register``) by the wallets
-app, so it reads the ledger's snapshot and the run's one clock reading.
+app, so it reads the ledger's snapshot and the run's one clock reading. So is
+``append_only_findings``: the wallets' own append-only tables (the admin
+sign-in record) keep the ledger's triggers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from django.utils import timezone
 
 from ledger.models import Transaction
 from ledger.money import ZERO, MoneySum
-from ledger.reconcile import Finding
+from ledger.reconcile import Finding, trigger_findings
+from wallets.accounts.signins import APPEND_ONLY_TABLES
 from wallets.limits import spent_on_day
 from wallets.models import Wallet
 
@@ -85,3 +88,8 @@ def balance_findings(today: date) -> list[Finding]:
         )
 
     return findings
+
+
+def append_only_findings(today: date) -> list[Finding]:
+    """The wallets' append-only tables checked as the ledger checks its own (``ledger.reconcile.trigger_findings``)."""
+    return trigger_findings(APPEND_ONLY_TABLES)

@@ -107,3 +107,16 @@ def test_a_token_ttl_that_is_not_a_positive_duration_refuses_to_start(value: str
     result = manage("check", DEBUG="1", SECRET_KEY="dev", PAYLANE_TOKEN_TTL=value)
     assert result.returncode != 0
     assert "PAYLANE_TOKEN_TTL must be a positive duration" in result.stderr
+
+
+def test_the_admin_asks_for_a_one_time_code_by_default_in_production_only() -> None:
+    def admin_otp(**env: str) -> str:
+        code = "from django.conf import settings as s; print(s.PAYLANE_ADMIN_OTP)"
+        result = manage("shell", "-v", "0", "-c", code, SECRET_KEY="x" * 64, **env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert admin_otp(DEBUG="0") == "True"
+    assert admin_otp(DEBUG="1") == "False"
+    assert admin_otp(DEBUG="0", PAYLANE_ADMIN_OTP="0") == "False"
+    assert admin_otp(DEBUG="1", PAYLANE_ADMIN_OTP="1") == "True"

@@ -106,6 +106,7 @@ def daphne(
     listener.listen(1024)
     port = listener.getsockname()[1]
     log = log_dir / f"daphne-{port}.log"
+    # The admin without a one-time code, as in the test process (tests/conftest.py), unless a test asks.
     env = {
         **os.environ,
         "DATABASE_URL": tests_database_url(),
@@ -113,6 +114,7 @@ def daphne(
         # Messages to phones as files the test can read (tests/support/sms.py).
         "PAYLANE_SMS_BACKEND": "file",
         "PAYLANE_SMS_FILE_PATH": str(log_dir / "sms"),
+        "PAYLANE_ADMIN_OTP": "0",
         **(extra_env or {}),
     }
     with log.open("wb") as out:

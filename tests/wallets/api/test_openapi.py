@@ -83,7 +83,7 @@ _NEAR = st.text(alphabet="0123456789 .+-()/eE,\t\n\x00\x1c\x85\xa0\u3000\ufeffaÃ
 # Characters Python's Unicode database knows. A code point assigned only in a newer Unicode
 # version (the JSON Schema validator's regex tables are newer than Python 3.13's 15.1) is a
 # letter to the schema and unassigned to Django's \w: outside what the schema can promise.
-_TEXT = st.one_of(_NEAR, st.text(alphabet=st.characters(exclude_categories=["Cn"]), max_size=40))
+_TEXT = st.one_of(_NEAR, st.text(alphabet=st.characters(exclude_categories=["Cn", "Cs"]), max_size=40))
 
 
 def _drawn(pattern: str) -> st.SearchStrategy[str]:
