@@ -334,8 +334,10 @@ def _add_error(form: forms.Form, error: WalletError, *, recipient_field: str | N
 
 
 def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
-    """The name a lockout counts against: as typed, in lower case (sign-in ignores case)."""
-    return str((credentials or {}).get("username") or "").strip().lower()
+    """The name a lockout counts against: as typed, in lower case (sign-in ignores case), and no longer
+    than a username can be (the page's sign-in form does not check the length, and django-axes stores it)."""
+    name = str((credentials or {}).get("username") or "").strip().lower()
+    return name[: User._meta.get_field("username").max_length or 150]
 
 
 def lockout_response(

@@ -90,3 +90,13 @@ def test_the_admin_offers_no_add_or_delete_of_profiles_and_no_delete_of_users(
     assert User.objects.filter(pk=alice.pk).exists()
     assert Profile.objects.filter(user=alice).exists() and Wallet.objects.filter(user=alice).exists()
     assert admin_client.get("/api/v1/wallet/").status_code == 403  # the admin's own account has no wallet
+
+
+@pytest.mark.parametrize("length", [151, 300, 5000])
+def test_signing_in_with_an_overlong_name_is_refused_not_a_500(alice: User, length: int) -> None:
+    page = Client().post("/", {"action": "login", "login-username": "a" * length, "login-password": "nope"})
+    assert page.status_code == 400
+    api = Client().post(
+        "/api/v1/auth/token/", {"username": "a" * length, "password": "nope"}, content_type="application/json"
+    )
+    assert api.status_code == 400
