@@ -3,7 +3,8 @@
 Starts ``--daphnes`` daphne processes on loopback ports against the benchmark
 database and Redis (channel layer and rate-limit cache), then N client
 processes, each with one keep-alive connection, POST ``/api/v1/transfers/``
-round-robin over the daphnes (a client-side stand-in for a load balancer).
+with the payer's PIN (checked on every transfer, as for a person) round-robin
+over the daphnes (a client-side stand-in for a load balancer).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
-from bench.transfers import wallets_create
+from bench.transfers import PIN, wallets_create
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -81,7 +82,7 @@ def client_job(ports: list[int], tokens: dict[int, str], user_ids: list[int]) ->
 
         def transfer() -> None:
             sender, receiver = rng.sample(user_ids, 2)
-            body = json.dumps({"to_user_id": receiver, "amount": "1.00"})
+            body = json.dumps({"to_user_id": receiver, "amount": "1.00", "pin": PIN})
             conn.request(
                 "POST",
                 "/api/v1/transfers/",

@@ -24,6 +24,8 @@ from typing import Any
 from bench import harness
 
 BALANCE = Decimal("1000000000.00")
+# Every benchmark user's payment PIN: the HTTP benchmark pays with it, as a person would.
+PIN = "4826"
 NO_LIMIT = Decimal("999999999999.99")
 SQL_LOCK = "SELECT id FROM wallets_wallet WHERE user_id IN (%s, %s) ORDER BY id FOR UPDATE"
 # The debit keeps the daily-limit counter too: the ceiling does the same work as the service.
@@ -46,13 +48,15 @@ SQL_INSERT = (
 
 
 def wallets_create(count: int) -> list[int]:
-    """``count`` funded users (bulk insert, with matching ADD_MONEY rows so verify_ledger holds)."""
+    """``count`` funded users with the payment PIN ``PIN`` (bulk insert, with matching ADD_MONEY rows so
+    verify_ledger holds)."""
     from django.core.management import call_command
     from django.utils import timezone
 
     from ledger.hashing import ROW_FIELDS, row_hash_compute
     from ledger.models import Transaction
-    from wallets.models import Profile, User, Wallet
+    from wallets.accounts.pins import pin_hash
+    from wallets.models import PaymentPin, Profile, User, Wallet
 
     call_command("migrate", verbosity=0)
     users = User.objects.bulk_create([User(username=f"bench{i}", password="!") for i in range(count)], batch_size=2000)
@@ -66,6 +70,10 @@ def wallets_create(count: int) -> list[int]:
     Wallet.objects.bulk_create(
         [Wallet(user=u, balance=BALANCE, version=1, daily_limit=NO_LIMIT) for u in users], batch_size=2000
     )
+    # One hash (one salt) for all: hashing thousands of PINs would measure the fixture. Each check
+    # still costs what a person's does (the hash is verified on every payment).
+    hashed = pin_hash(PIN)
+    PaymentPin.objects.bulk_create([PaymentPin(user=u, pin_hash=hashed) for u in users], batch_size=2000)
     top_ups = [
         Transaction(
             transaction_type="ADD_MONEY",

@@ -273,6 +273,12 @@ PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
 PAYLANE_SIGNIN_RATE = env.str("PAYLANE_SIGNIN_RATE", default="30/m")
 PAYLANE_RECIPIENT_LOOKUP_RATE = env.str("PAYLANE_RECIPIENT_LOOKUP_RATE", default="10/h")
 PAYLANE_CODE_RATE = env.str("PAYLANE_CODE_RATE", default="5/h")
+# The payment PIN (wallets/accounts/pins.py): this many wrong PINs in a row lock payments for
+# PAYLANE_PIN_LOCK_MINUTES, even with the right PIN; a code sent to the verified number ends it.
+PAYLANE_PIN_FAILURE_LIMIT = env.int("PAYLANE_PIN_FAILURE_LIMIT", default=5)
+PAYLANE_PIN_LOCK_MINUTES = env.int("PAYLANE_PIN_LOCK_MINUTES", default=15)
+if PAYLANE_PIN_FAILURE_LIMIT < 1 or PAYLANE_PIN_LOCK_MINUTES < 1:
+    raise ImproperlyConfigured("PAYLANE_PIN_FAILURE_LIMIT and PAYLANE_PIN_LOCK_MINUTES must be at least 1")
 # Reverse proxies in front of the service, each appending to X-Forwarded-For (wallets/clientip.py).
 PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)

@@ -15,7 +15,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from ledger import triggers
 from tests.support.sms import last_code
 from wallets import ratelimit, services
-from wallets.accounts import registration, signins, sms, verification
+from wallets.accounts import pins, registration, signins, sms, verification
 from wallets.models import User
 
 # --- Test set-up only: let Django's flush get past the append-only triggers --------------
@@ -64,6 +64,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- Domain fixtures ---------------------------------------------------------------------
 
 PASSWORD = "correct horse battery staple"
+# Every user the `register` fixture signs up has this payment PIN (the API's and pages' payments ask for it).
+PIN = "4826"
 _mobiles = itertools.count(9000000001)
 
 
@@ -76,15 +78,31 @@ def verified(user: User) -> User:
 
 @pytest.fixture
 def register(db: None) -> Callable[..., User]:
-    """``register("alice")`` signs up a user through the service, with a fresh mobile number, and
-    verifies the number with the code it was sent (``verified=False`` leaves it unverified)."""
+    """``register("alice")`` signs up a user through the service, with a fresh mobile number, verifies
+    the number with the code it was sent (``verify=False`` leaves it unverified) and sets the payment
+    PIN ``PIN`` (``pin=None``: none)."""
 
-    def make(username: str, *, mobile: str | None = None, balance: str | None = None, verify: bool = True) -> User:
+    def make(
+        username: str,
+        *,
+        mobile: str | None = None,
+        balance: str | None = None,
+        verify: bool = True,
+        pin: str | None = PIN,
+        first_name: str = "",
+        last_name: str = "",
+    ) -> User:
         user = registration.user_register(
-            username=username, password=PASSWORD, mobile_number=mobile or f"+91{next(_mobiles)}"
+            username=username,
+            password=PASSWORD,
+            mobile_number=mobile or f"+91{next(_mobiles)}",
+            first_name=first_name,
+            last_name=last_name,
         )
         if verify:
             verified(user)
+        if pin is not None:
+            pins.pin_set(user=user, pin=pin)
         if balance is not None:
             services.wallet_top_up(user=user, amount=balance)
         return user

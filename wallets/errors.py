@@ -9,7 +9,10 @@ nothing else should reach a user.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from ledger.models import Transaction
@@ -147,3 +150,73 @@ class SmsUnavailable(WalletError):
     code = "sms_unavailable"
     http_status = 503
     default_message = "We could not send the message just now. Please try again in a minute."
+
+
+class PinRequired(WalletError):
+    code = "pin_required"
+    field = "pin"
+    default_message = "Enter your payment PIN."
+
+
+class PinProofRequired(PinRequired):
+    """A change of a PIN already set, with neither the current PIN nor a code."""
+
+    field = "current_pin"
+    default_message = "You already have a PIN: give your current PIN, or a code we send to your number, to change it."
+
+
+class PinNotSet(WalletError):
+    code = "pin_not_set"
+    http_status = 403
+    field = "pin"
+    default_message = "Set a payment PIN first: every payment asks for it."
+
+
+class InvalidPin(WalletError):
+    code = "invalid_pin"
+    http_status = 403
+    field = "pin"
+    default_message = "That PIN is not right."
+
+
+class PinLocked(WalletError):
+    """Payments are locked after too many wrong PINs in a row, until ``locked_until``, even with the right PIN."""
+
+    code = "pin_locked"
+    http_status = 423
+    field = "pin"
+    default_message = "Too many wrong PINs: payments are locked for a while."
+
+    def __init__(
+        self, message: str | None = None, *, locked_until: datetime, locked_now: bool = False, field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.locked_until = locked_until
+        # This very try (a wrong PIN) locked payments; False for a try refused during a lock.
+        self.locked_now = locked_now
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the lock ends (the API's Retry-After)."""
+        return max(0.0, (self.locked_until - timezone.now()).total_seconds())
+
+
+class WeakPin(WalletError):
+    code = "weak_pin"
+    field = "pin"
+    default_message = (
+        "That PIN is too easy to guess: not all the same digit, and not a run such as 1234 or 9876. Choose another."
+    )
+
+
+class RecipientUnclear(ValidationFailed):
+    """A recipient lookup that names both a number and an id, or neither."""
+
+    field = "recipient"
+    default_message = "Name the recipient by mobile or by user_id (one of them)."
+
+
+class PayeeNotFound(RecipientNotFound):
+    """A recipient lookup (``GET /api/v1/recipients/``) that finds no verified, active account: a 404 there."""
+
+    http_status = 404

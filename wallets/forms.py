@@ -20,6 +20,26 @@ class AmountField(forms.CharField):
         )
 
 
+class PinField(forms.CharField):
+    """A PIN typed on a page: masked, never filled in again, no autocomplete; the service judges it.
+
+    Not required here: a missing PIN is the service's ``pin_required``, with its message.
+    """
+
+    def __init__(self, *, label: str = "PIN", autocomplete: str = "off", **kwargs: object) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(
+            max_length=32,
+            label=label,
+            strip=True,
+            # render_value=False (the default): a refused form never shows the PIN typed into it.
+            widget=forms.PasswordInput(
+                attrs={"autocomplete": autocomplete, "inputmode": "numeric", "pattern": "[0-9]*"}
+            ),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
 class RegistrationForm(forms.Form):
     username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"}))
     first_name = forms.CharField(
@@ -62,9 +82,13 @@ class OneTimeForm(forms.Form):
             self.data = data
         return self
 
+    # Never part of the fingerprint: the token is the key itself, and a hash of a body whose only
+    # unknown is a 4-digit PIN gives the PIN back in 10,000 tries.
+    UNFINGERPRINTED = frozenset({"form_token", "pin"})
+
     def payload(self) -> dict[str, str]:
-        """What was submitted, as the token's record fingerprints it (the token aside)."""
-        return {name: str(value) for name, value in self.cleaned_data.items() if name != "form_token"}
+        """What was submitted, as the token's record fingerprints it (the token and the PIN aside)."""
+        return {name: str(value) for name, value in self.cleaned_data.items() if name not in self.UNFINGERPRINTED}
 
 
 class VerifyMobileForm(forms.Form):
@@ -93,12 +117,57 @@ class TransferForm(OneTimeForm):
         max_length=20, label="Recipient user id", widget=forms.TextInput(attrs={"inputmode": "numeric"})
     )
     amount = AmountField()
+    pin = PinField()
 
 
-class PayMobileForm(OneTimeForm):
+class PayMobileDetailsForm(forms.Form):
+    """Pay-by-mobile, first step: whom and how much. The next step shows whose number it is and asks for the PIN."""
+
     mobile_number = forms.CharField(
         max_length=32,
         label="Recipient mobile number",
         widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "98765 43210"}),
     )
     amount = AmountField()
+
+
+class PayMobileForm(OneTimeForm):
+    """Pay-by-mobile, the confirmation: the number and amount as confirmed, and the PIN."""
+
+    mobile_number = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    amount = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    pin = PinField()
+
+
+class PinSetForm(forms.Form):
+    """Set the first PIN, or change it with the current PIN or a code sent by SMS."""
+
+    current_pin = PinField(label="Current PIN")
+    code = forms.CharField(
+        max_length=6,
+        required=False,
+        label="Or the code we sent to your number",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}),
+    )
+    pin = PinField(label="New PIN (4 to 6 digits)", autocomplete="new-password", required=True)
+    pin_confirm = PinField(label="New PIN again", autocomplete="new-password", required=True)
+
+    def __init__(self, *args: object, has_pin: bool, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if not has_pin:  # the first PIN needs no proof
+            del self.fields["current_pin"], self.fields["code"]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("pin") and data.get("pin") != data.get("pin_confirm"):
+            self.add_error("pin_confirm", "The two PINs differ.")
+        return data
+
+
+class NameForm(forms.Form):
+    first_name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+    )

@@ -66,8 +66,16 @@ def key_parse(raw: str | None) -> str | None:
     return raw
 
 
+# Top-level fields of a body that never enter its fingerprint: secrets. A SHA-256 of a body whose
+# only unknown is a 4-digit payment PIN gives the PIN back in 10,000 tries (and the table is kept
+# for a day at least). Retries with another PIN are the same request: see ``idempotent_call``.
+UNFINGERPRINTED = frozenset({"pin"})
+
+
 def body_fingerprint(*, endpoint: str, body: object) -> str:
-    """SHA-256 of the parsed JSON body: key order, spacing and ``1.0`` vs ``1.00`` do not matter."""
+    """SHA-256 of the parsed JSON body, its secrets aside: key order, spacing and ``1.0`` vs ``1.00`` do not matter."""
+    if isinstance(body, dict):
+        body = {name: value for name, value in body.items() if name not in UNFINGERPRINTED}
     canonical = json.dumps([endpoint, _canonical(body)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -131,6 +139,13 @@ def idempotent_call(
     *, user: User, key: str | None, endpoint: str, body: object, perform: Perform, render: Render
 ) -> Outcome:
     """Run ``perform`` at most once per (user, key), or replay the stored outcome.
+
+    A stored outcome is replayed before ``perform`` runs, so whatever
+    ``perform`` would check (the payment PIN) is not checked again for a
+    replay: the replay answers the first request's outcome, moves nothing and
+    counts nothing, the same whatever the retry's PIN, so it tells nothing
+    about a PIN. The body's secrets (``UNFINGERPRINTED``) are neither
+    fingerprinted nor stored.
 
     Transaction: none of its own; ``perform``'s service writes the key record
     in its money transaction through the hook. Locks: the service's wallet rows,

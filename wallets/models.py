@@ -174,6 +174,31 @@ class OneTimeCode(models.Model):
         return f"{self.purpose} code for user {self.user_id} ({self.mobile_number})"
 
 
+class PaymentPin(models.Model):
+    """A user's payment PIN (a keyed, salted hash) and its lockout: the second factor of every transfer.
+
+    Written only by ``wallets.accounts.pins``, under this row's lock: each try
+    of the PIN is decided after the one before it committed, so racing wrong
+    PINs cannot get more tries than the limit. No row: no PIN set yet.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="payment_pin"
+    )
+    # Django's hasher format (``wallets.accounts.pins.PinHasher``): never the PIN itself.
+    pin_hash = models.CharField(max_length=128)
+    # Wrong PINs since the last right one (or the last lock ending); the limit locks payments.
+    failures_in_a_row = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "payment PIN"
+
+    def __str__(self) -> str:
+        return f"payment PIN of user {self.user_id}"
+
+
 class AdminSignInReason(models.TextChoices):
     """Why an admin sign-in was refused (``AdminSignIn.reason``)."""
 

@@ -31,14 +31,13 @@ from ledger.money import INTEGER_DIGITS, ZERO
 from ledger.services import Party, daily_limit_change_record, entry_append
 from ledger.statements import Statement
 from realtime import notify
-from wallets import ratelimit
+from wallets import recipients
 from wallets.busy import busy_on_timeout
 from wallets.errors import (
     DailyLimitExceeded,
     InsufficientFunds,
     InvalidAmount,
     MobileNotVerified,
-    RateLimited,
     RecipientNotFound,
     SelfTransfer,
     TopUpLimitExceeded,
@@ -46,9 +45,8 @@ from wallets.errors import (
     WalletError,
 )
 from wallets.limits import spent_on_day
-from wallets.models import Profile, User, Wallet
+from wallets.models import User, Wallet
 from wallets.money import amount_parse
-from wallets.phone import mobile_normalize
 
 # The largest balance the column holds (12 integer digits, 2 decimals).
 MAX_BALANCE = Decimal(10**INTEGER_DIGITS) - Decimal("0.01")
@@ -122,7 +120,8 @@ def transfer_create(
     the ledger row (refusal is None for a SUCCESS row).
 
     Paying a mobile number that has no account counts against the sender's
-    ``PAYLANE_RECIPIENT_LOOKUP_RATE``; over it, every payment by number is
+    ``PAYLANE_RECIPIENT_LOOKUP_RATE`` (``wallets.recipients``, one count with
+    the payee lookup); over it, every payment by number is
     refused (``RateLimited``) before the number is looked up, so the answers
     cannot map which numbers have accounts. A database timeout is ``Busy``,
     with nothing recorded.
@@ -145,31 +144,9 @@ def _recipient_resolve(*, sender_id: int, to_user_id: object, to_mobile: str | N
     if (to_user_id is None) == (to_mobile is None or to_mobile == ""):
         raise ValidationFailed("Name the recipient by user id or by mobile number (one of them).", field="recipient")
     if to_mobile:
-        mobile = mobile_normalize(to_mobile)
-        lookup = ratelimit.hit(ratelimit.RECIPIENT_LOOKUPS, sender_id)
-        if not lookup.allowed:
-            minutes = max(1, round(lookup.retry_after / 60))
-            raise RateLimited(
-                "Too many payments to numbers that have no account. "
-                f"Paying by mobile number is paused for about {minutes} minute(s); you can still pay by user id.",
-                retry_after=lookup.retry_after,
-                field="mobile_number",
-            )
-        found = Profile.objects.filter(
-            mobile_number=mobile, mobile_verified_at__isnull=False, user__is_active=True
-        ).values_list("user_id", flat=True)
-        receiver_id = next(iter(found), None)
-        if receiver_id is None:
-            raise RecipientNotFound("No registered user has that mobile number.")
-        ratelimit.refund(lookup)  # only numbers that match nobody count
-        return receiver_id
-    text = str(to_user_id).strip() if isinstance(to_user_id, (int, str)) and not isinstance(to_user_id, bool) else ""
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
-        raise ValidationFailed("A user id is a whole number.", field="to_user_id")
-    receiver_id = int(text)
-    if receiver_id <= 0 or receiver_id > 2**63 - 1:
-        raise RecipientNotFound("No registered user has that id.")
-    return receiver_id
+        return recipients.recipient_by_mobile(viewer_id=sender_id, mobile_number=to_mobile)
+    # By id, nothing is looked up here: the transfer's lock finds the account (or not).
+    return recipients.user_id_parse(to_user_id)
 
 
 # The transfer's lock: both wallets of active users, FOR UPDATE in ascending id

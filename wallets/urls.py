@@ -13,4 +13,6 @@ urlpatterns = [
     path("pay-mobile/", views.PayMobileView.as_view(), name="pay_mobile"),
     path("transactions/", views.transactions, name="transactions"),
     path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
+    path("pin/", account_pages.pin_page, name="pin"),
+    path("name/", account_pages.name_page, name="display_name"),
 ]

@@ -23,19 +23,29 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
 
 from ledger.models import Transaction
 from ledger.money import money_format
 from wallets import idempotency, ratelimit, selectors, services
-from wallets.accounts import credentials, registration
+from wallets.accounts import credentials, payees, payments, pins, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
-from wallets.errors import RateLimited, RecipientNotFound, SelfTransfer, WalletError
-from wallets.forms import AddMoneyForm, OneTimeForm, PayMobileForm, RegistrationForm, TransferForm
+from wallets.errors import InvalidMobile, PinLocked, RateLimited, RecipientNotFound, SelfTransfer, WalletError
+from wallets.forms import (
+    AddMoneyForm,
+    OneTimeForm,
+    PayMobileDetailsForm,
+    PayMobileForm,
+    RegistrationForm,
+    TransferForm,
+)
 from wallets.formtokens import form_token_key
 from wallets.models import User
+from wallets.money import amount_parse
 from wallets.services import OnRecorded
 
 RECENT_ON_DASHBOARD = 10
@@ -74,14 +84,15 @@ def _limited(limit: ratelimit.Limit, ident: object) -> RateLimited | None:
 
 
 def _with_retry_after(response: HttpResponse, error: WalletError) -> HttpResponse:
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | PinLocked):
         response["Retry-After"] = str(max(1, int(error.retry_after + 0.999)))
     return response
 
 
 def _status_of(error: WalletError) -> int:
-    """A page answers a refused form with 400, but says "slow down" (429) and "busy" (503) as the API does."""
-    return error.http_status if error.http_status in (429, 503) else 400
+    """A page answers a refused form with 400, but says "slow down" (429), "locked" (423) and "busy" (503)
+    as the API does."""
+    return error.http_status if error.http_status in (423, 429, 503) else 400
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -152,9 +163,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent": selectors.transactions_page_for_user(
             user_id=signed_in_user(request).pk, before_id=None, limit=RECENT_ON_DASHBOARD
         ),
+        "pin": pins.pin_status(user_id=wallet.user_id),
         "add_money_form": AddMoneyForm(),
         "transfer_form": TransferForm(),
-        "pay_mobile_form": PayMobileForm(),
+        "pay_mobile_form": PayMobileDetailsForm(),
     }
     return render(request, "dashboard.html", context)
 
@@ -243,7 +255,7 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
             return self.refused(form, error)
         body = outcome.body
         if not body["ok"]:
-            form.add_error(body["field"] if body["field"] in form.fields else None, body["message"])
+            form.add_error(_visible_field(form, body["field"]), body["message"])
             return self.form_invalid(form)
         if outcome.replayed:
             messages.info(self.request, f"That form was already sent; nothing more was done. {body['message']}")
@@ -282,37 +294,116 @@ class AddMoneyView(MoneyFormView):
         return f"Added {money_format(entry.amount, entry.currency)} to your wallet."
 
 
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
 class TransferView(MoneyFormView):
+    """Pay a user id: the form asks for the PIN (``wallets.accounts.payments``)."""
+
     template_name = "transfer.html"
     form_class: type[OneTimeForm] = TransferForm
     endpoint = "transfer"
     recipient_field = "to_user_id"
 
     def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
-        return services.transfer_create(
+        return payments.payment_send(
             sender=signed_in_user(self.request),
+            pin=data["pin"],
             to_user_id=data["to_user_id"],
             amount=data["amount"],
             on_recorded=on_recorded,
         )
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["pin"] = pins.pin_status(user_id=signed_in_user(self.request).pk)
+        return context
+
     def success_message(self, entry: Transaction) -> str:
         return f"Sent {money_format(entry.amount, entry.currency)} to {entry.receiver.username}."
 
 
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
 class PayMobileView(TransferView):
-    template_name = "pay_mobile.html"
+    """Pay a mobile number in two steps: the number and amount, then whose number it is and the PIN.
+
+    The first step (``step=review``) looks the number up as the payment will
+    (``wallets.accounts.payees``: the same recipient lookup limit) and shows the
+    payee's masked name and the amount with the PIN field; only that second
+    form carries a one-time token, and only its POST moves money.
+    """
+
+    template_name = "pay_mobile_confirm.html"
     form_class = PayMobileForm
     endpoint = "pay_mobile"
     recipient_field = "mobile_number"
+    # Set when the payee is known for this response: the confirmation shows it.
+    payee: payees.Payee | None = None
+    # Set when the final POST was refused for its recipient: the page then looks nobody up again.
+    _recipient_refused = False
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self._details(PayMobileDetailsForm())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("step") == "review":
+            return self.review(request)
+        return super().post(request, *args, **kwargs)
+
+    def review(self, request: HttpRequest) -> HttpResponse:
+        details = PayMobileDetailsForm(request.POST)
+        if not details.is_valid():
+            return self._details(details, status=400)
+        user = signed_in_user(request)
+        try:
+            amount = amount_parse(details.cleaned_data["amount"])
+            self.payee = payees.recipient_lookup(viewer=user, mobile_number=details.cleaned_data["mobile_number"])
+            if self.payee.user_id == user.pk:
+                raise SelfTransfer()
+        except WalletError as error:
+            _add_error(details, error, recipient_field="mobile_number")
+            return _with_retry_after(self._details(details, status=_status_of(error)), error)
+        form = PayMobileForm(initial={"mobile_number": details.cleaned_data["mobile_number"], "amount": str(amount)})
+        return self.render_to_response(self.get_context_data(form=form))
+
+    def _details(self, form: forms.Form, *, status: int = 200) -> HttpResponse:
+        return render(self.request, "pay_mobile.html", {"form": form}, status=status)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        mobile = form.data.get(form.add_prefix("mobile_number")) if form.is_bound else form.initial.get("mobile_number")
+        amount = form.data.get(form.add_prefix("amount")) if form.is_bound else form.initial.get("amount")
+        if self.payee is None and mobile and not self._recipient_refused:
+            # A confirmation shown again (a wrong PIN, say): the same lookup, which finds them and so counts nothing.
+            try:
+                self.payee = payees.recipient_lookup(viewer=signed_in_user(self.request), mobile_number=mobile)
+            except WalletError:
+                self.payee = None
+        try:
+            context["amount"] = amount_parse(amount)
+        except WalletError:
+            context["amount"] = None
+        context.update(payee=self.payee, mobile_number=mobile)
+        return context
+
+    def refused(self, form: Any, error: WalletError) -> HttpResponse:
+        self._recipient_refused = isinstance(error, RecipientNotFound | RateLimited | InvalidMobile)
+        return super().refused(form, error)
 
     def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
-        return services.transfer_create(
+        return payments.payment_send(
             sender=signed_in_user(self.request),
+            pin=data["pin"],
             to_mobile=data["mobile_number"],
             amount=data["amount"],
             on_recorded=on_recorded,
         )
+
+
+def _visible_field(form: forms.Form, name: str | None) -> str | None:
+    """``name`` if the form shows it as a field of its own; None (the form's top) for a hidden or unknown one."""
+    if name and name in form.fields and not form.fields[name].widget.is_hidden:
+        return name
+    return None
 
 
 def _add_error(form: forms.Form, error: WalletError, *, recipient_field: str | None = None) -> None:
@@ -324,6 +415,7 @@ def _add_error(form: forms.Form, error: WalletError, *, recipient_field: str | N
         field = recipient_field
     else:
         field = None
+    field = _visible_field(form, field)
     message = error.message
     if error.transaction is not None:
         message += f" The attempt is recorded as failed transaction #{error.transaction.pk}."

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import PIN
 from tests.support.live import Daphne, daphne, session_key
 from wallets.models import User
 
@@ -101,6 +102,7 @@ def test_payment_in_one_browser_updates_the_other_users_dashboard_in_every_tab_w
     form = alice_browser.find_element(By.CSS_SELECTOR, "form[action='/transfer/']")
     form.find_element(By.NAME, "to_user_id").send_keys(str(bob.pk))
     form.find_element(By.NAME, "amount").send_keys("250.75")
+    form.find_element(By.NAME, "pin").send_keys(PIN)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     for handle in (bob_browser.current_window_handle, first_tab):
@@ -170,6 +172,7 @@ def test_the_transfer_form_sent_twice_from_the_browser_pays_once(
     form = alice_browser.find_element(By.CSS_SELECTOR, "main form[action='/transfer/']")
     form.find_element(By.NAME, "to_user_id").send_keys(str(bob.pk))
     form.find_element(By.NAME, "amount").send_keys("40.00")
+    form.find_element(By.NAME, "pin").send_keys(PIN)
     # The rendered form, posted twice 30 ms apart (a double click, or the browser's retry):
     # both requests reach the server, as they did when a second click 20-50 ms after the first paid twice.
     statuses = alice_browser.execute_async_script(

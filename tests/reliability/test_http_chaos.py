@@ -31,6 +31,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from ledger.models import Transaction
+from tests.conftest import PIN
 from tests.support.chaos import KillableDaphne, terminate_backends
 from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User, Wallet
@@ -91,7 +92,7 @@ def client(
         payment = Payment(
             key=str(uuid.UUID(int=rng.getrandbits(128))),
             sender=user.pk,
-            body={"to_user_id": rng.choice(others), "amount": f"{rng.randint(1, 4000) / 100:.2f}"},
+            body={"to_user_id": rng.choice(others), "amount": f"{rng.randint(1, 4000) / 100:.2f}", "pin": PIN},
         )
         out.append(payment)
         attempt = rng.randrange(2)

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ledger.models import Transaction
 from realtime.events import CLOSE_TRY_AGAIN
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, PIN
 from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
 from tests.support.sms import last_code_in_folder
 from wallets.models import User
@@ -69,6 +69,11 @@ class Http:
         status, body = self.call(
             "POST", "/api/v1/auth/mobile/verify/", {"code": last_code_in_folder(sms, mobile)}, token
         )
+        assert status == 200, body
+
+    def pin_set(self, token: str) -> None:
+        """Set the payment PIN the transfers below send."""
+        status, body = self.call("PUT", "/api/v1/auth/pin/", {"pin": PIN}, token)
         assert status == 200, body
 
     def token(self, name: str) -> str:
@@ -135,6 +140,7 @@ def test_with_redis_stopped_api_pages_admin_keep_working_limits_hold_and_all_rec
             alice, bob = http.token("alice"), http.token("bob")
             http.verify(alice, "+919876543210", server.sms)
             http.verify(bob, "+919812345678", server.sms)
+            http.pin_set(alice)
             assert http.call("POST", "/api/v1/wallet/top-ups/", {"amount": "100.00"}, alice)[0] == 201
             assert asyncio.run(handshake(server, bob))[0] == "hello"
             bob_id = User.objects.get(username="bob").pk
@@ -145,12 +151,12 @@ def test_with_redis_stopped_api_pages_admin_keep_working_limits_hold_and_all_rec
             assert http.register("carol", "+919800000001") == 201
             carol = http.token("carol")
             http.verify(carol, "+919800000001", server.sms)
+            http.pin_set(carol)
             assert http.call("POST", "/api/v1/wallet/top-ups/", {"amount": "50.00"}, carol)[0] == 201
-            assert http.call("POST", "/api/v1/transfers/", {"to_user_id": bob_id, "amount": "7.00"}, alice)[0] == 201
-            assert (
-                http.call("POST", "/api/v1/transfers/", {"to_mobile": "+919812345678", "amount": "3.00"}, carol)[0]
-                == 201
-            )
+            by_id = {"to_user_id": bob_id, "amount": "7.00", "pin": PIN}
+            assert http.call("POST", "/api/v1/transfers/", by_id, alice)[0] == 201
+            by_mobile = {"to_mobile": "+919812345678", "amount": "3.00", "pin": PIN}
+            assert http.call("POST", "/api/v1/transfers/", by_mobile, carol)[0] == 201
             status, history = http.call("GET", "/api/v1/transactions/", token=bob)
             assert status == 200 and [t["amount"] for t in history["results"]] == ["3.00", "7.00"]
             assert http.call("GET", "/api/v1/wallet/", token=bob)[1]["balance"] == "10.00"
@@ -189,7 +195,7 @@ def test_with_redis_stopped_api_pages_admin_keep_working_limits_hold_and_all_rec
                 ws = await connect(server.ws, additional_headers={"Authorization": f"Bearer {bob}"}, open_timeout=WAIT)
                 hello = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
                 await asyncio.to_thread(
-                    http.call, "POST", "/api/v1/transfers/", {"to_user_id": bob_id, "amount": "1.00"}, alice
+                    http.call, "POST", "/api/v1/transfers/", {"to_user_id": bob_id, "amount": "1.00", "pin": PIN}, alice
                 )
                 frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
                 await ws.close()

@@ -27,6 +27,8 @@ from typing import Any
 from django.db import connection
 from django.test import Client
 
+from tests.conftest import PIN
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 DAPHNE = str(Path(sys.executable).with_name("daphne"))
 
@@ -205,17 +207,22 @@ class Browserless:
         host = urllib.parse.urlsplit(base).hostname or "127.0.0.1"
         self.jar.set_cookie(_cookie("sessionid", session_key, host))
 
-    def transfer(self, *, to_user_id: int, amount: str) -> int:
-        """POST the /transfer/ form; the final status after the redirect (200 on success)."""
-        with self.submit("/transfer/", {"to_user_id": str(to_user_id), "amount": amount}) as response:
+    def transfer(self, *, to_user_id: int, amount: str, pin: str = PIN) -> int:
+        """POST the /transfer/ form with the PIN; the final status after the redirect (200 on success)."""
+        with self.submit("/transfer/", {"to_user_id": str(to_user_id), "amount": amount, "pin": pin}) as response:
             assert response.url.endswith("/dashboard/"), f"transfer refused: {response.url}"
             return int(response.status)
 
     def submit(self, path: str, fields: dict[str, str]) -> Any:
-        """GET ``path``'s form and POST ``fields`` with its hidden inputs (CSRF and one-time token), as a click."""
+        """GET ``path``'s form and POST ``fields`` with its hidden inputs (CSRF and one-time token), as a click.
+
+        The PIN is added when the form asks for one and ``fields`` has none.
+        """
         page = self.opener.open(self.base + path, timeout=10).read().decode()
         hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', page))
         assert "csrfmiddlewaretoken" in hidden, f"no CSRF token on {path} (not logged in?)"
+        if 'name="pin"' in page and "pin" not in fields:
+            fields = {**fields, "pin": PIN}
         body = urllib.parse.urlencode({**hidden, **fields}).encode()
         try:
             return self.opener.open(self.base + path, data=body, timeout=10)

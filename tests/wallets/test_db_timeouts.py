@@ -20,7 +20,7 @@ import pytest
 from django.db import connection, transaction
 
 from ledger.models import Transaction
-from tests.conftest import balance_of
+from tests.conftest import PIN, balance_of
 from tests.support import live
 from tests.support.live import BASE_DIR, Browserless, Daphne, RedisServer, daphne, session_key
 from wallets.accounts.tokens import token_issue
@@ -82,7 +82,7 @@ def test_a_transfer_stuck_behind_a_held_lock_answers_503_busy_and_changes_nothin
     server: Daphne, alice: User, bob: User
 ) -> None:
     headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "stuck-1"}
-    body = {"to_user_id": bob.pk, "amount": "10.00"}
+    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
     before = Transaction.objects.count()
 
     with HeldLock(alice):

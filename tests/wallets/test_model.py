@@ -26,10 +26,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from ledger.models import Transaction
 from ledger.reconcile import ledger_reconcile
-from tests.conftest import PASSWORD, verified
+from tests.conftest import PASSWORD, PIN, verified
 from tests.racing import race
 from wallets import services
-from wallets.accounts import registration
+from wallets.accounts import pins, registration
 from wallets.accounts.tokens import token_issue
 from wallets.errors import (
     DailyLimitExceeded,
@@ -95,6 +95,7 @@ class WalletMachine(RuleBasedStateMachine):
                 username=f"m{self.tag}{len(self.model)}", password=PASSWORD, mobile_number=mobile
             )
         )
+        pins.pin_set(user=user, pin=PIN)
         account = Account(user=user, mobile=mobile)
         self.model[user.pk] = account
         return account
@@ -134,7 +135,7 @@ class WalletMachine(RuleBasedStateMachine):
         """A client that lost the answer retries the same body with the same key, through the API."""
         sender, receiver = self.account(s), self.account(r)
         recipient: dict[str, object] = {"to_mobile": receiver.mobile} if by_mobile else {"to_user_id": receiver.user.pk}
-        body = {**recipient, "amount": str(amount)}
+        body = {**recipient, "amount": str(amount), "pin": PIN}
         key = f"retry-{self.tag}-{next(self.keys)}"
         expected = self._expected(sender, receiver, amount)
         entries_before = Transaction.objects.count()

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test import Client
 
 from ledger.models import Transaction
-from tests.conftest import PASSWORD, balance_of
-from tests.support.forms import form_token, submit
+from tests.conftest import PASSWORD, PIN, balance_of
+from tests.support.forms import asks_for_pin, form_page, form_token, submit
 from wallets import ratelimit
 from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User
@@ -50,7 +50,10 @@ def test_the_same_form_posted_twice_moves_money_once_and_the_second_answer_shows
 ) -> None:
     client = signed_in(alice)
     fields = {k: v.format(bob=bob.pk) for k, v in data.items()}
-    fields["form_token"] = form_token(client.get(path).content.decode())
+    page = form_page(client, path, fields).content.decode()
+    fields["form_token"] = form_token(page)
+    if asks_for_pin(page):
+        fields["pin"] = PIN
 
     first = client.post(path, fields, follow=True)
     second = client.post(path, fields, follow=True)
@@ -69,6 +72,7 @@ def test_a_refusal_recorded_in_the_ledger_is_shown_again_for_the_same_form_not_r
     fields = {
         "to_user_id": str(bob.pk),
         "amount": "5000",
+        "pin": PIN,
         "form_token": form_token(client.get("/transfer/").content.decode()),
     }
 
@@ -88,7 +92,12 @@ def test_a_refused_form_comes_back_with_a_new_token_so_a_corrected_submission_go
     client = signed_in(alice)
     refused = submit(client, "/transfer/", {"to_user_id": str(bob.pk), "amount": "5000"})
     assert refused.status_code == 400
-    corrected = {"to_user_id": str(bob.pk), "amount": "50", "form_token": form_token(refused.content.decode())}
+    corrected = {
+        "to_user_id": str(bob.pk),
+        "amount": "50",
+        "pin": PIN,
+        "form_token": form_token(refused.content.decode()),
+    }
     assert client.post("/transfer/", corrected).status_code == 302
     assert balance_of(bob) == Decimal("50.00")
 
@@ -96,11 +105,10 @@ def test_a_refused_form_comes_back_with_a_new_token_so_a_corrected_submission_go
 def test_a_token_sent_again_with_other_values_is_refused_and_moves_nothing(alice: User, bob: User) -> None:
     client = signed_in(alice)
     token = form_token(client.get("/transfer/").content.decode())
-    assert (
-        client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "10", "form_token": token}).status_code == 302
-    )
+    paid = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "10", "pin": PIN, "form_token": token})
+    assert paid.status_code == 302
 
-    edited = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "99", "form_token": token})
+    edited = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "99", "pin": PIN, "form_token": token})
 
     assert edited.status_code == 400
     assert "already used with a different request" in edited.content.decode()
@@ -113,7 +121,7 @@ def test_a_form_without_a_token_this_site_issued_is_refused_and_moves_nothing(
     alice: User, bob: User, token: str | None
 ) -> None:
     client = signed_in(alice)
-    fields = {"to_user_id": str(bob.pk), "amount": "10"}
+    fields = {"to_user_id": str(bob.pk), "amount": "10", "pin": PIN}
     if token is not None:
         fields["form_token"] = token
     response = client.post("/transfer/", fields)
@@ -128,7 +136,7 @@ def test_an_expired_token_is_refused(alice: User, bob: User, settings, monkeypat
     token = form_token(client.get("/transfer/").content.decode())
     settings.PAYLANE_IDEMPOTENCY_KEEP_HOURS = 24
     monkeypatch.setattr("django.core.signing.time.time", lambda: 10**10)
-    response = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "10", "form_token": token})
+    response = client.post("/transfer/", {"to_user_id": str(bob.pk), "amount": "10", "pin": PIN, "form_token": token})
     assert response.status_code == 400
     assert balance_of(bob) == 0
 
@@ -148,6 +156,7 @@ def test_a_double_click_racing_on_two_connections_pays_once(alice: User, bob: Us
     fields = {
         "to_user_id": str(bob.pk),
         "amount": "7.00",
+        "pin": PIN,
         "form_token": form_token(client.get("/transfer/").content.decode()),
     }
     cookies = client.cookies
@@ -265,7 +274,9 @@ def test_paying_numbers_without_an_account_is_limited_per_user_on_pages_and_api_
     transfers = "/api/v1/transfers/"
 
     def api_pay(mobile: str) -> tuple[int, str]:
-        response = api.post(transfers, {"to_mobile": mobile, "amount": "1"}, content_type="application/json")
+        response = api.post(
+            transfers, {"to_mobile": mobile, "amount": "1", "pin": PIN}, content_type="application/json"
+        )
         return response.status_code, response.json().get("error", {}).get("code", "")
 
     # Numbers that have an account do not count, however many.
@@ -282,9 +293,8 @@ def test_paying_numbers_without_an_account_is_limited_per_user_on_pages_and_api_
     assert page.status_code == 429
     assert "numbers that have no account" in page.content.decode()
     # Paying by user id is not a lookup of numbers.
-    assert (
-        api.post(transfers, {"to_user_id": bob.pk, "amount": "1"}, content_type="application/json").status_code == 201
-    )
+    by_id = {"to_user_id": bob.pk, "amount": "1", "pin": PIN}
+    assert api.post(transfers, by_id, content_type="application/json").status_code == 201
     assert balance_of(bob) == Decimal("6.00")
 
 

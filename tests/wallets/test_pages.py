@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from ledger.models import Transaction
-from tests.conftest import PASSWORD, balance_of
+from tests.conftest import PASSWORD, PIN, balance_of
 from tests.support.forms import form_token, submit
 from tests.support.sms import last_code
 from wallets.models import User
@@ -42,6 +42,8 @@ def test_full_flow_register_top_up_pay_by_id_and_by_mobile_see_history(db: None)
     bob = sign_up(bob_client, "bob", "+91 98123 45678")
 
     assert submit(alice_client, "/add-money/", {"amount": "500.00"}).status_code == 302
+    set_pin = alice_client.post("/pin/", {"action": "set", "pin": PIN, "pin_confirm": PIN})
+    assert (set_pin.status_code, set_pin.url) == (302, "/dashboard/")
     assert submit(alice_client, "/transfer/", {"to_user_id": str(bob.pk), "amount": "120.50"}).status_code == 302
     assert submit(alice_client, "/pay-mobile/", {"mobile_number": "98123 45678", "amount": "9.50"}).status_code == 302
 
@@ -219,6 +221,7 @@ def test_a_post_missing_its_trailing_slash_is_redirected_keeping_the_method(
     data = {
         "to_user_id": str(bob.pk),
         "amount": "5",
+        "pin": PIN,
         "form_token": form_token(client.get("/transfer/").content.decode()),
     }
     response = client.post("/transfer", data)

@@ -41,7 +41,7 @@ def user_register(
     max_length = User._meta.get_field("username").max_length or 150
     if len(username) > max_length:
         raise ValidationFailed(f"That username is too long ({max_length} characters at most).", field="username")
-    first, last = _name_part(first_name, "first_name"), _name_part(last_name, "last_name")
+    first, last = name_part_clean(first_name, "first_name"), name_part_clean(last_name, "last_name")
     mobile = mobile_normalize(mobile_number)
     user = User(username=username, first_name=first, last_name=last)
     try:
@@ -65,7 +65,8 @@ def user_register(
     return user
 
 
-def _name_part(value: str | None, field: str) -> str:
+def name_part_clean(value: str | None, field: str) -> str:
+    """A first or last name as stored: runs of whitespace made one space, at most 150 characters."""
     text = " ".join((value or "").split())
     if len(text) > NAME_MAX_LENGTH:
         raise ValidationFailed(f"At most {NAME_MAX_LENGTH} characters.", field=field)

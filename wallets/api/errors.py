@@ -20,7 +20,7 @@ from rest_framework.views import set_rollback
 
 from wallets.api.parsers import PayloadTooLarge
 from wallets.busy import is_timeout
-from wallets.errors import Busy, RateLimited, WalletError
+from wallets.errors import Busy, PinLocked, RateLimited, WalletError
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     if isinstance(exc, WalletError):
         status_code, body = wallet_error_body(exc, aliases=getattr(view, "error_field_aliases", None))
         set_rollback()
-        retry = {"Retry-After": _seconds(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        retry = {"Retry-After": _seconds(exc.retry_after)} if isinstance(exc, RateLimited | PinLocked) else None
         return Response(body, status=status_code, headers=retry)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

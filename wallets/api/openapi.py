@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger.money import CENT, DECIMAL_PLACES, INTEGER_DIGITS
 from wallets import idempotency, money, phone
+from wallets.accounts import pins
 from wallets.api import pagination
 
 # The characters str.isspace() calls whitespace: what str.strip() and DRF's trim_whitespace
@@ -134,3 +135,28 @@ NAME: dict[str, Any] = {
 }
 
 MONEY_OUT: dict[str, Any] = {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "example": "1000.00"}
+
+PIN: dict[str, Any] = {
+    "type": "string",
+    "format": "password",
+    "pattern": trimmed(f"[0-9]{{{pins.PIN_MIN_DIGITS},{pins.PIN_MAX_DIGITS}}}"),
+    "example": "4826",
+    "description": f"The payment PIN: {pins.PIN_MIN_DIGITS} to {pins.PIN_MAX_DIGITS} digits.",
+}
+
+# A new PIN: the same form, and none of the trivial ones (every one listed: a negative lookahead).
+NEW_PIN: dict[str, Any] = {
+    **PIN,
+    "pattern": f"^{SPACE}*(?!(?:{'|'.join(sorted(pins.WEAK_PINS))}){SPACE}*$)"
+    f"[0-9]{{{pins.PIN_MIN_DIGITS},{pins.PIN_MAX_DIGITS}}}{SPACE}*$",
+    "example": "4826",
+    "description": f"{pins.PIN_MIN_DIGITS} to {pins.PIN_MAX_DIGITS} digits, not one digit repeated and not a "
+    "run up or down such as 1234 or 9876 (`400 weak_pin`).",
+}
+
+# A user id in a query string: text, the digits alone.
+USER_ID_QUERY: dict[str, Any] = {
+    "type": "string",
+    "pattern": trimmed(f"[0-9]{{1,{USER_ID_MAX_DIGITS}}}"),
+    "example": "7",
+}

@@ -25,6 +25,8 @@ ERROR_TEXT = {
     415: "unsupported_media_type: send application/json",
     422: "business refusal: insufficient_funds, daily_limit_exceeded, top_up_limit_exceeded, "
     "recipient_not_found or idempotency_key_reused",
+    423: "pin_locked: too many wrong PINs in a row; payments are locked, even with the right PIN, "
+    "for Retry-After seconds (or until the PIN is changed with a code)",
     429: "rate_limited: see Retry-After",
     503: "busy: the wallet is locked by other requests (database lock timeout); nothing moved, retry",
 }
@@ -51,6 +53,23 @@ RETRY_AFTER = OpenApiParameter(
     required=True,
     description="Seconds to wait before trying again.",
     response=[429],
+)
+# The same header on a PIN lockout, too.
+RETRY_AFTER_LOCKED = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Seconds to wait before trying again.",
+    response=[423, 429],
+)
+RETRY_AFTER_PIN = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Seconds until payments unlock.",
+    response=[423],
 )
 WWW_AUTHENTICATE = OpenApiParameter(
     "WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, response=[401]

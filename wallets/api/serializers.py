@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger.money import money_str
+from wallets.accounts import pins
 from wallets.api import openapi
 from wallets.errors import InvalidAmount
 from wallets.money import amount_parse
@@ -144,6 +145,29 @@ class CodeField(_ExactText):
         return code
 
 
+class PinField(_ExactText):
+    """A PIN's form only (4 to 6 digits); whether it is right, or trivial, is the service's to say.
+
+    Blank and null read as absent, which the views answer ``pin_required``.
+    """
+
+    exact_schema = openapi.PIN
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(write_only=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        pin = super().to_internal_value(data)
+        if pin and not (pin.isascii() and pin.isdigit() and pins.PIN_MIN_DIGITS <= len(pin) <= pins.PIN_MAX_DIGITS):
+            raise serializers.ValidationError(pins.FORM_MESSAGE)
+        return pin
+
+
+class NewPinField(PinField):
+    exact_schema = openapi.NEW_PIN
+
+
 class RegisterRequest(serializers.Serializer):  # type: ignore[type-arg]
     username = UsernameField()
     password = NewPasswordField(
@@ -198,6 +222,7 @@ class WalletResponse(serializers.Serializer):  # type: ignore[type-arg]
         allow_null=True, help_text="null when another account verified the number first: claim another"
     )
     mobile_verified = serializers.BooleanField(help_text="false: this wallet moves no money until it is verified")
+    pin_set = serializers.BooleanField(help_text="false: set a payment PIN (PUT /api/v1/auth/pin/) before paying")
     balance = MoneyOutField()
     currency = serializers.CharField()
     version = serializers.IntegerField(help_text="Counts this wallet's balance-changing ledger entries.")
@@ -214,12 +239,58 @@ class TransferRequest(serializers.Serializer):  # type: ignore[type-arg]
     to_user_id = UserIdField(required=False, allow_null=True)
     to_mobile = MobileField(required=False, allow_null=True)
     amount = AmountField()
+    # Required by the schema; absent, null or blank, the view answers 400 pin_required.
+    pin = PinField(required=False, allow_null=True, help_text="Your payment PIN: every transfer needs it.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         named = [name for name in ("to_user_id", "to_mobile") if attrs.get(name) is not None]
         if len(named) != 1:
             raise serializers.ValidationError("Name the recipient with exactly one of to_user_id and to_mobile.")
         return attrs
+
+
+class PinSetRequest(serializers.Serializer):  # type: ignore[type-arg]
+    pin = NewPinField(allow_blank=False, help_text="The new PIN.")
+    current_pin = PinField(
+        required=False, allow_null=True, allow_blank=False, help_text="To change a PIN: the one you have now."
+    )
+    code = CodeField(
+        required=False, allow_null=True, help_text="Or, to change it: the code sent by POST /api/v1/auth/pin/code/."
+    )
+
+
+class PinSetResponse(serializers.Serializer):  # type: ignore[type-arg]
+    pin_set = serializers.BooleanField()
+    changed = serializers.BooleanField(help_text="false: the account's first PIN")
+
+
+class PinCodeResponse(serializers.Serializer):  # type: ignore[type-arg]
+    mobile_number = serializers.CharField(help_text="E.164: the verified number the code went to")
+
+
+class NameRequest(serializers.Serializer):  # type: ignore[type-arg]
+    first_name = NameField()
+    last_name = NameField()
+
+
+class NameResponse(serializers.Serializer):  # type: ignore[type-arg]
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    display_name = serializers.CharField(help_text="As payers see it: masked (the username, masked, without a name)")
+
+
+class UserIdQueryField(_ExactText):
+    exact_schema = openapi.USER_ID_QUERY
+
+
+class RecipientQuery(serializers.Serializer):  # type: ignore[type-arg]
+    mobile = MobileField(required=False)
+    user_id = UserIdQueryField(required=False)
+
+
+class RecipientResponse(serializers.Serializer):  # type: ignore[type-arg]
+    user_id = serializers.IntegerField()
+    display_name = serializers.CharField(help_text='Masked as UPI apps mask it: "Bo*** K****"')
 
 
 class PartyResponse(serializers.Serializer):  # type: ignore[type-arg]
@@ -280,6 +351,9 @@ class TransferRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-unty
 
     def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         schema = _exact_properties(auto_schema, self.target, direction)
+        # The PIN is required and never null (the server answers both with pin_required).
+        schema["properties"]["pin"].pop("nullable", None)
+        schema["required"] = sorted({*schema.get("required", []), "pin"})
         # Each branch names one recipient, not null: the other may be absent or null, never both given.
         schema["oneOf"] = [
             {"required": [name], "properties": {name: field_schema}}
@@ -294,3 +368,21 @@ class MobileCodeRequestSchema(RegisterRequestSchema):
 
 class MobileVerifyRequestSchema(RegisterRequestSchema):
     target_class = MobileVerifyRequest
+
+
+class PinSetRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    """A change names one proof: not both ``current_pin`` and ``code`` (a null one counts as absent)."""
+
+    target_class = PinSetRequest
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = _exact_properties(auto_schema, self.target, direction)
+        schema["not"] = {
+            "required": ["current_pin", "code"],
+            "properties": {"current_pin": {"type": "string"}, "code": {"type": "string"}},
+        }
+        return schema
+
+
+class NameRequestSchema(RegisterRequestSchema):
+    target_class = NameRequest

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from ledger.models import Transaction
 from ledger.money import money_str
 from wallets import idempotency, selectors, services
-from wallets.accounts import registration, tokens
+from wallets.accounts import payments, pins, registration, tokens
 from wallets.accounts.credentials import Credential
 from wallets.api import openapi
 from wallets.api import responses as r
@@ -29,7 +29,7 @@ from wallets.api import serializers as s
 from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
 from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle, SignInThrottle
-from wallets.errors import WalletError
+from wallets.errors import PinRequired, WalletError
 from wallets.models import User
 from wallets.payloads import transaction_payload
 from wallets.services import OnRecorded
@@ -156,6 +156,7 @@ class WalletView(APIView):
                 "username": user.username,
                 "mobile_number": user.profile.mobile_number,
                 "mobile_verified": user.profile.mobile_verified,
+                "pin_set": pins.pin_status(user_id=user.pk) is not None,
                 "balance": money_str(wallet.balance),
                 "currency": settings.PAYLANE_CURRENCY,
                 "version": wallet.version,
@@ -174,6 +175,10 @@ class _MoneyView(APIView):
     # Service field names -> request field names in error.fields.
     error_field_aliases: dict[str, str] = {}
 
+    def parse(self, data: Any) -> Any:
+        """Checks that run before a stored outcome is replayed, too (by default none: ``perform`` validates)."""
+        return data
+
     def perform(self, data: Any, on_recorded: OnRecorded | None) -> Transaction:
         raise NotImplementedError
 
@@ -185,12 +190,13 @@ class _MoneyView(APIView):
     def post(self, request: Request) -> Response:
         key = idempotency.key_parse(request.headers.get("Idempotency-Key"))
         data = request.data
+        parsed = self.parse(data)
         outcome = idempotency.idempotent_call(
             user=request.user,  # type: ignore[arg-type]
             key=key,
             endpoint=self.endpoint,
             body=data,
-            perform=lambda hook: self.perform(data, hook),
+            perform=lambda hook: self.perform(parsed, hook),
             render=self.render,
         )
         return _outcome_response(outcome)
@@ -228,6 +234,16 @@ class TopUpView(_MoneyView):
 
 
 class TransferView(_MoneyView):
+    """A transfer needs the payment PIN (``wallets.accounts.payments``).
+
+    The body, PIN included, is checked for its form before anything else, so a
+    retry with an ``Idempotency-Key`` carries a PIN of the right form too. The
+    PIN itself is then checked only when the transfer runs: a replay of a stored
+    outcome answers that outcome whatever the PIN, wrong or right, and counts
+    nothing, so a replay is no way to test PINs (docs/api.md, Idempotency). The
+    PIN never enters the key's fingerprint or its stored answer.
+    """
+
     endpoint = "transfer"
     error_field_aliases = {"mobile_number": "to_mobile", "recipient": "to_user_id"}
 
@@ -235,16 +251,22 @@ class TransferView(_MoneyView):
         operation_id="transfer_create",
         request=s.TransferRequest,
         examples=[
-            OpenApiExample("by mobile", {"to_mobile": "+91 98765 43210", "amount": "120.50"}, request_only=True),
-            OpenApiExample("by user id", {"to_user_id": 2, "amount": "9.50"}, request_only=True),
+            OpenApiExample(
+                "by mobile", {"to_mobile": "+91 98765 43210", "amount": "120.50", "pin": "4826"}, request_only=True
+            ),
+            OpenApiExample("by user id", {"to_user_id": 2, "amount": "9.50", "pin": "4826"}, request_only=True),
         ],
-        parameters=[r.IDEMPOTENCY_KEY, r.RETRY_AFTER, r.WWW_AUTHENTICATE, r.REPLAYED],
+        parameters=[r.IDEMPOTENCY_KEY, r.RETRY_AFTER_LOCKED, r.WWW_AUTHENTICATE, r.REPLAYED],
         responses={
             201: s.TransactionResponse,
             **r.errors(
                 *r.MONEY,
-                s400=f"{r.MONEY_400}; self_transfer; validation_error for a mobile number libphonenumber does "
-                "not know; invalid_amount when the recipient's wallet cannot hold the amount",
+                423,
+                s400=f"{r.MONEY_400}; pin_required: no PIN in the body; self_transfer; validation_error for a "
+                "mobile number libphonenumber does not know; invalid_amount when the recipient's wallet cannot "
+                "hold the amount",
+                s403=f"{r.ERROR_TEXT[403]}; pin_not_set: set a payment PIN first (PUT /api/v1/auth/pin/); "
+                "invalid_pin: a wrong PIN (counted: the fifth in a row locks payments)",
                 s422="insufficient_funds, daily_limit_exceeded (recorded as FAILED: error.transaction_id); "
                 "recipient_not_found; idempotency_key_reused",
             ),
@@ -253,14 +275,20 @@ class TransferView(_MoneyView):
     def post(self, request: Request) -> Response:
         return super().post(request)
 
-    def perform(self, data: Any, on_recorded: OnRecorded | None) -> Transaction:
+    def parse(self, data: Any) -> dict[str, Any]:
         form = s.TransferRequest(data=data)
         form.is_valid(raise_exception=True)
-        return services.transfer_create(
+        if not form.validated_data.get("pin"):
+            raise PinRequired()
+        return dict(form.validated_data)
+
+    def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
+        return payments.payment_send(
             sender=self.request.user,  # type: ignore[arg-type]
-            amount=form.validated_data["amount"],
-            to_user_id=form.validated_data.get("to_user_id"),
-            to_mobile=form.validated_data.get("to_mobile"),
+            pin=data["pin"],
+            amount=data["amount"],
+            to_user_id=data.get("to_user_id"),
+            to_mobile=data.get("to_mobile"),
             on_recorded=on_recorded,
         )
 

@@ -11,12 +11,12 @@ from django.test import Client
 from django.utils import timezone
 
 from ledger.models import Transaction
-from tests.conftest import PASSWORD, balance_of, verified
+from tests.conftest import PASSWORD, PIN, balance_of, verified
 from tests.support.forms import submit
 from tests.support.sms import last_code, messages_to
 from tests.wallets.api.conftest import Api, error_of
 from wallets import services
-from wallets.accounts import codes, registration, sms, verification
+from wallets.accounts import codes, pins, registration, sms, verification
 from wallets.accounts.tokens import token_issue
 from wallets.errors import (
     AlreadyVerified,
@@ -169,6 +169,7 @@ def test_the_api_verifies_with_the_code_and_answers_each_refusal_with_its_code(n
     assert client.get("/api/v1/wallet/").json()["mobile_verified"] is False
     top_up = client.post("/api/v1/wallet/top-ups/", {"amount": "5"})
     assert (top_up.status_code, error_of(top_up)["code"]) == (403, "mobile_not_verified")
+    pins.pin_set(user=newcomer, pin=PIN)  # the PIN is right: the number is what is missing
     pay = client.post("/api/v1/transfers/", {"to_user_id": alice.pk, "amount": "1"})
     assert (pay.status_code, error_of(pay)["code"]) == (403, "mobile_not_verified")
     paid = api(alice).post("/api/v1/transfers/", {"to_user_id": newcomer.pk, "amount": "1"})

@@ -1,4 +1,4 @@
-"""API test helpers: a JSON client signed in with a Bearer token, and a clean cache per test."""
+"""API test helpers: a JSON client signed in with a Bearer token (that sends the PIN with transfers), a clean cache."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from django.core.cache import cache
 from django.test import Client
 
 from ledger.models import Transaction
+from tests.conftest import PIN
 from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User, Wallet
+
+TRANSFERS = "/api/v1/transfers/"
 
 
 class Api:
@@ -36,11 +39,19 @@ class Api:
         *,
         raw: bytes | str | None = None,
         content_type: str = "application/json",
+        pin: str | None = PIN,
         **headers: str,
     ) -> Any:
+        """POST ``body`` as JSON; a transfer's body gets ``"pin": pin`` unless it has one (``pin=None``: none)."""
+        if path == TRANSFERS and isinstance(body, dict) and "pin" not in body and pin is not None:
+            body = {**body, "pin": pin}
         data = raw if raw is not None else ("" if body is None else json.dumps(body))
         # generic() sends the bytes as they are; post() would re-encode them with the charset.
         return self.client.generic("POST", path, data, content_type=content_type, headers=self._headers(headers))
+
+    def put(self, path: str, body: Any = None, **headers: str) -> Any:
+        data = "" if body is None else json.dumps(body)
+        return self.client.generic("PUT", path, data, content_type="application/json", headers=self._headers(headers))
 
     def delete(self, path: str, **headers: str) -> Any:
         return self.client.delete(path, headers=self._headers(headers))

@@ -22,11 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
-from wallets import idempotency, phone
+from wallets import idempotency, phone, recipients
+from wallets.accounts import pins
 from wallets.api import openapi
 from wallets.api import serializers as s
 from wallets.api.pagination import cursor_decode, cursor_encode, limit_parse
-from wallets.errors import WalletError
+from wallets.errors import ValidationFailed, WalletError
 from wallets.models import User
 
 EXAMPLES = settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -238,11 +239,76 @@ def test_the_recipient_is_exactly_one_of_user_id_and_mobile_in_the_schema_as_on_
     choices: dict[str, list[Any]] = {"to_user_id": [..., None, 5, "5"], "to_mobile": [..., None, "+91 98765 43210"]}
     for user_id in choices["to_user_id"]:
         for mobile in choices["to_mobile"]:
-            request = {"amount": "5"}
+            request = {"amount": "5", "pin": "4826"}
             request |= {} if user_id is ... else {"to_user_id": user_id}
             request |= {} if mobile is ... else {"to_mobile": mobile}
             named = sum(value not in (..., None) for value in (user_id, mobile))
             assert body.is_valid(request) == (named == 1) == s.TransferRequest(data=request).is_valid(), request
+
+
+def test_a_pin_is_valid_in_the_schema_exactly_when_the_server_takes_its_form(schema: dict[str, Any]) -> None:
+    paying = _validator(_request(schema, "/api/v1/transfers/")["properties"]["pin"])
+    new = _validator(_request(schema, "/api/v1/auth/pin/", "put")["properties"]["pin"])
+
+    def server(value: Any, *, new_pin: bool) -> bool:
+        # The serializer's field, then the view (blank: pin_required) or the service (weak_pin).
+        try:
+            pin = s.PinField().run_validation(value)
+        except ValidationError:
+            return False
+        return bool(pin) and not (new_pin and pins.pin_is_weak(pin))
+
+    @EXAMPLES
+    @given(
+        st.one_of(
+            _drawn(openapi.PIN["pattern"]),
+            _drawn(openapi.NEW_PIN["pattern"]),
+            st.sampled_from(sorted(pins.WEAK_PINS)).map(lambda pin: f" {pin}\u3000"),
+            st.text("0123456789", max_size=8),
+            _TEXT,
+            st.integers(min_value=0, max_value=10**7),
+        )
+    )
+    def agree(value: Any) -> None:
+        assert paying.is_valid(value) == server(value, new_pin=False), value
+        assert new.is_valid(value) == server(value, new_pin=True), value
+
+    agree()
+    for weak in pins.WEAK_PINS:
+        assert paying.is_valid(weak) and not new.is_valid(weak), weak
+    assert new.is_valid("7890") and new.is_valid(" 482611 ") and not new.is_valid("45678 ")
+
+
+def test_a_pin_change_names_at_most_one_proof_in_the_schema_as_on_the_server(schema: dict[str, Any]) -> None:
+    body = _validator(_request(schema, "/api/v1/auth/pin/", "put"))
+    for current in (..., None, "4826"):
+        for code in (..., None, "123456"):
+            request: dict[str, Any] = {"pin": "5937"}
+            request |= {} if current is ... else {"current_pin": current}
+            request |= {} if code is ... else {"code": code}
+            both = current not in (..., None) and code not in (..., None)
+            assert s.PinSetRequest(data=request).is_valid(), request
+            assert body.is_valid(request) == (not both), request
+
+
+def test_a_user_id_in_a_query_is_valid_in_the_schema_exactly_when_the_lookup_reads_it(schema: dict[str, Any]) -> None:
+    user_id = _validator(_parameter(schema, "/api/v1/recipients/", "get", "user_id"))
+
+    def server(value: str) -> bool:
+        try:
+            recipients.user_id_parse(s.UserIdQueryField().run_validation(value))
+        except (ValidationError, ValidationFailed):
+            return False
+        except WalletError:  # a whole number beyond every account: well-formed, and not found
+            return True
+        return True
+
+    @EXAMPLES
+    @given(st.one_of(_drawn(openapi.USER_ID_QUERY["pattern"]), _TEXT, st.integers().map(str)))
+    def agree(value: str) -> None:
+        assert user_id.is_valid(value) == server(value), value
+
+    agree()
 
 
 def test_an_idempotency_key_is_valid_in_the_schema_exactly_when_the_server_takes_it(schema: dict[str, Any]) -> None:
@@ -317,13 +383,19 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
         "DELETE /api/v1/auth/token/": {"204", "400", "401", "403", "406"},
         "POST /api/v1/auth/mobile/code/": body | {"202", "409", "429", "503"},
         "POST /api/v1/auth/mobile/verify/": body | {"200"},
+        "PUT /api/v1/auth/pin/": body | {"200", "423"},
+        "POST /api/v1/auth/pin/code/": {"202", "400", "401", "403", "406", "429", "503"},
+        "PUT /api/v1/auth/name/": body | {"200"},
+        "GET /api/v1/recipients/": {"200", "400", "401", "403", "404", "406", "429"},
         "GET /api/v1/wallet/": {"200", "400", "401", "403", "406"},
         "POST /api/v1/wallet/top-ups/": money,
-        "POST /api/v1/transfers/": money,
+        "POST /api/v1/transfers/": money | {"423"},
         "GET /api/v1/transactions/": {"200", "400", "401", "403", "406"},
         "GET /api/v1/transactions/{transaction_id}/": {"200", "400", "401", "403", "404", "406"},
     }
     transfer = schema["paths"]["/api/v1/transfers/"]["post"]["responses"]
     assert transfer["429"]["headers"]["Retry-After"]["required"] is True
+    assert transfer["423"]["headers"]["Retry-After"]["required"] is True
+    assert schema["paths"]["/api/v1/auth/pin/"]["put"]["responses"]["423"]["headers"]["Retry-After"]["required"]
     assert transfer["401"]["headers"]["WWW-Authenticate"]["required"] is True
     assert "Idempotent-Replayed" in transfer["201"]["headers"]

@@ -25,6 +25,7 @@ def test_wallet_shows_balance_limits_and_todays_spending(
         "username": "alice",
         "mobile_number": "+919876543210",
         "mobile_verified": True,
+        "pin_set": True,
         "balance": "879.50",
         "currency": "INR",
         "version": 2,
