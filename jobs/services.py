@@ -30,7 +30,9 @@ def jobs_prune() -> dict[str, Any]:
         .exclude(outcome=PeriodicRun.Outcome.SKIPPED)
         .order_by("-finished_at")
     )
-    runs, _ = PeriodicRun.objects.filter(enqueued_at__lt=cutoff).exclude(pk=Subquery(latest.values("pk")[:1])).delete()
+    runs, _ = (
+        PeriodicRun.objects.filter(enqueued_at__lt=cutoff).exclude(pk__in=Subquery(latest.values("pk")[:1])).delete()
+    )
     deliveries, _ = Delivery.objects.filter(delivered_at__lt=cutoff).delete()
     beats, _ = WorkerBeat.objects.filter(beat_at__lt=timezone.now() - timedelta(days=1)).delete()
     return {"tasks": tasks, "periodic_runs": runs, "deliveries": deliveries, "worker_beats": beats}

@@ -151,10 +151,12 @@ def test_prune_jobs_deletes_finished_tasks_runs_and_deliveries_past_their_age_bu
     Delivery.objects.create(key="receipt:1", delivered_at=old(10))
     Delivery.objects.create(key="receipt:2", delivered_at=old(1))
     WorkerBeat.objects.create(worker_id="gone", host="h", pid=1, started_at=old(3), beat_at=old(2))
+    # A run that never finished, of a job since taken out of the schedule: nothing to keep it for.
+    PeriodicRun.objects.create(job="retired", due_at=day0, enqueued_at=old(10))
 
     run = run_job("prune_jobs", now=day2)
 
-    assert run.summary == {"ok": True, "tasks": 10, "periodic_runs": 5, "deliveries": 1, "worker_beats": 1}
+    assert run.summary == {"ok": True, "tasks": 10, "periodic_runs": 6, "deliveries": 1, "worker_beats": 1}
     assert list(Delivery.objects.values_list("key", flat=True)) == ["receipt:2"]
     # The newest finished run of every job stays, however old (/metrics reads it); today's are waiting.
     assert set(PeriodicRun.objects.values_list("due_at", flat=True)) == {day1, day2}
