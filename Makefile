@@ -63,7 +63,7 @@ $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy project wallets ledger realtime bench
+	$(VENV)/bin/mypy project wallets ledger realtime jobs bench
 	$(VENV)/bin/lint-imports --no-cache
 	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 

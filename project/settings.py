@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "ledger",
     "wallets",
     "realtime",
+    # Background jobs (jobs/, docs/operations.md): before django-tasks-db, so that `manage.py db_worker`
+    # is jobs' worker (django-tasks-db's, plus heartbeats, recovery of a dead worker's tasks and retries).
+    "jobs",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +256,42 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
 
+# --- Mail to the operators ----------------------------------------------------------------
+# ADMINS: comma-separated addresses that get what must not wait for someone to read a log (a
+# verify_ledger run with findings, a background task given up); none by default, and then nothing
+# is mailed. EMAIL_URL says how mail leaves (django-environ's form: smtp+tls://user:password@host:587,
+# smtp+ssl://..., consolemail:// to print them); by default the host's own mail server,
+# smtp://localhost:25. A mail that cannot be sent is logged, never fatal. Django 6.1's MAILERS, not
+# the EMAIL_* settings it deprecates.
+ADMINS = env.list("ADMINS", default=[])
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="paylane@localhost")
+
+
+def _mailer(url: str) -> dict[str, object]:
+    config = environ.Env.email_url_config(url)
+    options = {
+        "host": config.get("EMAIL_HOST"),
+        "port": config.get("EMAIL_PORT"),
+        "username": config.get("EMAIL_HOST_USER"),
+        "password": config.get("EMAIL_HOST_PASSWORD"),
+        "use_tls": config.get("EMAIL_USE_TLS", False),
+        "use_ssl": config.get("EMAIL_USE_SSL", False),
+    }
+    backend = config["EMAIL_BACKEND"]
+    smtp = backend == "django.core.mail.backends.smtp.EmailBackend"
+    return {"BACKEND": backend, "OPTIONS": {k: v for k, v in options.items() if v is not None} if smtp else {}}
+
+
+MAILERS = {"default": _mailer(env.str("EMAIL_URL", default="smtp://localhost:25"))}
+
+# --- Background jobs (jobs/, docs/operations.md) --------------------------------------------
+# Django's tasks framework on django-tasks-db: the queue is a table in the same database, so a
+# task enqueued inside a money transaction commits or rolls back with it (jobs.outbox), and no
+# other server is needed. `python manage.py db_worker` runs the tasks; `python manage.py
+# paylane_scheduler` enqueues the periodic ones.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
 # --- Paylane ----------------------------------------------------------------------------
 PAYLANE_CURRENCY = env.str("PAYLANE_CURRENCY", default="INR")
 PAYLANE_DAILY_LIMIT = Decimal(env.str("PAYLANE_DAILY_LIMIT", default="100000.00"))
@@ -362,3 +402,28 @@ AXES_LOCKOUT_CALLABLE = "wallets.views.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "wallets.clientip.client_ip"
 AXES_USERNAME_CALLABLE = "wallets.views.lockout_username"
 AXES_VERBOSE = False
+
+# --- Background jobs: the worker and the periodic work (jobs/, docs/operations.md) -------------
+# A worker writes a heartbeat every PAYLANE_JOBS_HEARTBEAT; one silent for PAYLANE_JOBS_WORKER_TIMEOUT
+# is dead, and the task it was running goes back in the queue. A failed attempt (the task raised or
+# its worker died) is retried after PAYLANE_JOBS_RETRY_DELAY, doubled at each attempt (at most an
+# hour), until PAYLANE_JOBS_MAX_ATTEMPTS; then it is FAILED, logged at ERROR and mailed to ADMINS.
+PAYLANE_JOBS_HEARTBEAT = _duration("PAYLANE_JOBS_HEARTBEAT", "5s")
+PAYLANE_JOBS_WORKER_TIMEOUT = _duration("PAYLANE_JOBS_WORKER_TIMEOUT", "30s")
+if PAYLANE_JOBS_WORKER_TIMEOUT < 2 * PAYLANE_JOBS_HEARTBEAT:
+    raise ImproperlyConfigured("PAYLANE_JOBS_WORKER_TIMEOUT must be at least twice PAYLANE_JOBS_HEARTBEAT")
+PAYLANE_JOBS_MAX_ATTEMPTS = env.int("PAYLANE_JOBS_MAX_ATTEMPTS", default=8)
+if PAYLANE_JOBS_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("PAYLANE_JOBS_MAX_ATTEMPTS must be at least 1")
+PAYLANE_JOBS_RETRY_DELAY = _duration("PAYLANE_JOBS_RETRY_DELAY", "10s")
+# Finished task rows, periodic runs and delivery records are pruned (daily) past this age.
+PAYLANE_JOBS_KEEP = _duration("PAYLANE_JOBS_KEEP", "7d")
+# What `manage.py paylane_scheduler` enqueues, each once per period (periods count from the Unix
+# epoch in UTC: the daily jobs are due at 00:00 UTC). Functions in project/periodic.py.
+PAYLANE_PERIODIC_JOBS = {
+    "seal_ledger": {"call": "project.periodic.seal_ledger", "every": timedelta(minutes=1)},
+    "verify_ledger": {"call": "project.periodic.verify_ledger", "every": timedelta(hours=1)},
+    "prune_idempotency_keys": {"call": "project.periodic.prune_idempotency_keys", "every": timedelta(days=1)},
+    "prune_codes": {"call": "project.periodic.prune_codes", "every": timedelta(days=1)},
+    "prune_jobs": {"call": "project.periodic.prune_jobs", "every": timedelta(days=1)},
+}

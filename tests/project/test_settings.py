@@ -120,3 +120,54 @@ def test_the_admin_asks_for_a_one_time_code_by_default_in_production_only() -> N
     assert admin_otp(DEBUG="1") == "False"
     assert admin_otp(DEBUG="0", PAYLANE_ADMIN_OTP="0") == "False"
     assert admin_otp(DEBUG="1", PAYLANE_ADMIN_OTP="1") == "True"
+
+
+def test_background_tasks_queue_in_the_service_database_and_no_one_is_mailed_by_default() -> None:
+    code = (
+        "from django.conf import settings as s; from django.tasks import task_backends; b = task_backends['default'];"
+        "from django.core.mail import mailers; m = mailers.default;"
+        "print(type(b).__module__, type(b).__name__, s.ADMINS, type(m).__module__, m.host, m.port)"
+    )
+    result = manage("shell", "-v", "0", "-c", code, DEBUG="1", SECRET_KEY="dev")
+    assert result.stdout.split() == [
+        "django_tasks_db.backend",
+        "DatabaseBackend",
+        "[]",
+        "django.core.mail.backends.smtp",
+        "localhost",
+        "25",
+    ], result.stderr
+
+
+def test_email_url_and_admins_configure_the_mail_to_the_operators() -> None:
+    code = (
+        "from django.conf import settings as s; from django.core.mail import mailers; m = mailers.default;"
+        "print(s.ADMINS, type(m).__module__, m.host, m.port, m.use_tls, m.username)"
+    )
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code,
+        DEBUG="1",
+        SECRET_KEY="dev",
+        ADMINS="ops@example.com",
+        EMAIL_URL="smtp+tls://mailer:secret@mail.example.com:587",
+    )
+    assert result.stdout.split() == [
+        "['ops@example.com']",
+        "django.core.mail.backends.smtp",
+        "mail.example.com",
+        "587",
+        "True",
+        "mailer",
+    ], result.stderr
+
+
+def test_a_worker_timeout_shorter_than_two_heartbeats_refuses_to_start() -> None:
+    result = manage(
+        "check", DEBUG="1", SECRET_KEY="dev", PAYLANE_JOBS_HEARTBEAT="10s", PAYLANE_JOBS_WORKER_TIMEOUT="15s"
+    )
+    assert result.returncode != 0
+    assert "PAYLANE_JOBS_WORKER_TIMEOUT must be at least twice PAYLANE_JOBS_HEARTBEAT" in result.stderr

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from wallets.accounts.sms import sms_send
@@ -121,3 +122,17 @@ def code_match(*, user_id: int, purpose: str, code: str) -> Match:
     live.used_at = now
     live.save(update_fields=["used_at"])
     return Match(Outcome.OK, mobile=live.mobile_number)
+
+
+def codes_prune(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete the one-time codes that can no longer be used (used, void or expired) and are older than ``older_than``.
+
+    A live code is never deleted, however old its row. Only their hashes were
+    ever stored; the rows go once nothing can ask about them. Transaction: the
+    ORM's own DELETE. Locks: none (``code_match`` locks live codes only).
+    Returns how many went.
+    """
+    now = timezone.now()
+    spent = Q(used_at__isnull=False) | Q(void=True) | Q(expires_at__lte=now)
+    deleted, _ = OneTimeCode.objects.filter(spent, created_at__lt=now - older_than).delete()
+    return deleted
