@@ -16,6 +16,8 @@ What it does, in order (docs/operations.md, "Processes"):
 6. Waits until every worker answers ``/readyz`` and nginx does too, then prints
    ``paylane serve: ready on https://HOST:PORT/``.
 
+``serve.py --ready`` asks a running stack the same through nginx: exit 0 when it answers.
+
 SIGTERM or SIGINT stops honcho, which stops every process (SIGTERM, then SIGKILL after 5 s).
 If any process exits, honcho stops the others and this script exits with its status: a
 supervisor (systemd, the container runtime) restarts the whole stack.
@@ -91,13 +93,17 @@ class Settings:
 
     @property
     def connect_host(self) -> str:
-        """Where a client on this host reaches the proxy: a wildcard address means loopback."""
-        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return connect_host(self.host)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}/"
+
+
+def connect_host(host: str) -> str:
+    """Where a client on this host reaches the proxy: a wildcard address means loopback."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -376,15 +382,16 @@ def wait_until_ready(settings: Settings, env: dict[str, str], honcho: subprocess
     return False
 
 
-def port_is_free(host: str, port: int) -> bool:
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, a privileged port), or None."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as refused:
+            return f"{host}:{port} ({refused.strerror})"
+    return None
 
 
 def main() -> int:
@@ -399,10 +406,10 @@ def main() -> int:
 
 
 def serve(settings: Settings, run_env: dict[str, str]) -> int:
-    taken = [p for p in [*settings.web_ports, settings.ws_port] if not port_is_free("127.0.0.1", p)]
-    taken += [p for p in (settings.port, settings.http_port) if p and not port_is_free(settings.host, p)]
-    if taken:
-        fail(f"ports already in use: {taken} (PORT, PAYLANE_HTTP_PORT, PAYLANE_UPSTREAM_PORT and up)")
+    taken = [cannot_listen("127.0.0.1", p) for p in [*settings.web_ports, settings.ws_port]]
+    taken += [cannot_listen(settings.host, p) for p in (settings.port, settings.http_port) if p]
+    if any(taken):
+        fail(f"cannot listen on {', '.join(t for t in taken if t)}: PORT, PAYLANE_HTTP_PORT, PAYLANE_UPSTREAM_PORT")
     install_packages()
     render(settings, run_env)
     prepare(settings, run_env)
@@ -440,5 +447,15 @@ def serve(settings: Settings, run_env: dict[str, str]) -> int:
             honcho.wait()
 
 
+def ready_now(env: dict[str, str]) -> bool:
+    """``serve.py --ready``: whether the running stack answers the health check through nginx
+    (the container's HEALTHCHECK; a monitor on the host)."""
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    port = int(env.get("PORT", "").strip() or 8000)
+    return ready(connect_host(host), port, tls=True, host_header=probe_host(env))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--ready"]:
+        sys.exit(0 if ready_now(dict(os.environ)) else 1)
     sys.exit(main())

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from websockets.typing import Origin
 
 from tests.support.live import RedisServer
 from tests.support.sms import last_code_in_folder
-from tests.support.stack import Client, Stack, alive, serve
+from tests.support.stack import SERVE, Client, Stack, alive, serve
 from wallets.models import AdminSignIn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
@@ -186,7 +189,14 @@ def test_readyz_and_metrics_answer_through_the_proxy(stack: Stack) -> None:
     assert client.get("/metrics").status == 403
 
 
+def ready_check(stack: Stack) -> int:
+    """``deploy/serve.py --ready`` (the container's HEALTHCHECK) for this stack: its exit status."""
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(stack.port)}
+    return subprocess.run([sys.executable, str(SERVE), "--ready"], env=env, timeout=30, check=False).returncode
+
+
 def test_sigterm_stops_every_process_of_the_stack(stack: Stack) -> None:
+    assert ready_check(stack) == 0
     started = stack.started()
     assert sorted(started) == sorted([*(f"web.{i + 1}" for i in range(stack.web_processes)), "ws.1", "proxy.1"])
     assert stack.stop() == 0
@@ -194,3 +204,4 @@ def test_sigterm_stops_every_process_of_the_stack(stack: Stack) -> None:
     for port in (stack.port, stack.http_port, *stack.web_ports, stack.ws_port):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+    assert ready_check(stack) == 1
