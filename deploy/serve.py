@@ -232,7 +232,10 @@ def readable_by_others(path: Path) -> bool:
 def self_signed_certificate(settings: Settings) -> tuple[Path, Path]:
     """A certificate for HOST valid 30 days, made with openssl, its key readable by us alone."""
     folder = settings.run_dir / "tls"
+    # Closed while openssl writes the key; opened (the certificate is for clients to trust) once
+    # the key is ours alone.
     folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
     cert, key = folder / "cert.pem", folder / "key.pem"
     names = {"DNS:localhost", "IP:127.0.0.1", "IP:::1"}
     try:
@@ -252,6 +255,8 @@ def self_signed_certificate(settings: Settings) -> tuple[Path, Path]:
     if result.returncode != 0:
         fail(f"openssl could not make a certificate: {result.stderr.strip()}")
     key.chmod(0o600)
+    cert.chmod(0o644)
+    folder.chmod(0o755)
     say(f"no PAYLANE_TLS_CERT: serving a self-signed certificate ({cert}); browsers will warn")
     return cert, key
 
