@@ -16,9 +16,11 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-# collectstatic reads the settings, which want a key: a throwaway one, for this step only.
+# collectstatic reads the settings, which want a key: a throwaway one, for this step only. serve.py
+# runs it again at each start (it rewrites the compressed copies), as the service's user.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
-    && useradd --system --no-create-home --home-dir /srv/paylane paylane
+    && useradd --system --no-create-home --home-dir /srv/paylane paylane \
+    && chown -R paylane:paylane staticfiles
 
 # Not root: nginx listens on unprivileged ports (compose.yaml maps 443 and 80 to them).
 USER paylane

@@ -75,6 +75,7 @@ class Settings:
     host: str
     port: int
     http_port: int | None
+    public_port: int
     upstream_port: int
     web_processes: int
     run_dir: Path
@@ -118,6 +119,9 @@ def settings_from(env: dict[str, str]) -> Settings:
     host = env.get("HOST", "").strip() or "127.0.0.1"
     port = _int(env, "PORT", 8000, 1, 65535)
     http_port = _int(env, "PAYLANE_HTTP_PORT", 0, 0, 65535) or None
+    # The HTTPS port clients use, where the plain-HTTP redirect sends them: PORT, unless a port
+    # mapping in front (a container's) publishes it as another.
+    public_port = _int(env, "PAYLANE_PUBLIC_PORT", port, 1, 65535)
     web_processes = _int(env, "PAYLANE_WEB_PROCESSES", 2, 1, 64)
     upstream_port = _int(env, "PAYLANE_UPSTREAM_PORT", 8100, 1024, 65535 - 3 * PORTS_PER_LINE)
     upstream = set(range(upstream_port, upstream_port + 3 * PORTS_PER_LINE))
@@ -138,6 +142,7 @@ def settings_from(env: dict[str, str]) -> Settings:
         host=host,
         port=port,
         http_port=http_port,
+        public_port=public_port,
         upstream_port=upstream_port,
         web_processes=web_processes,
         run_dir=run_dir,
@@ -261,6 +266,26 @@ def self_signed_certificate(settings: Settings) -> tuple[Path, Path]:
     return cert, key
 
 
+def listen(host: str, port: int) -> str:
+    """nginx's ``listen`` address: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def http_redirect(settings: Settings) -> str:
+    """The plain-HTTP server of nginx.conf (PAYLANE_HTTP_PORT): a redirect to the public HTTPS port."""
+    if not settings.http_port:
+        return ""
+    suffix = "" if settings.public_port == 443 else f":{settings.public_port}"
+    return (
+        "    # Plain HTTP (PAYLANE_HTTP_PORT): nothing but a redirect to the TLS listener.\n"
+        "    server {\n"
+        f"        listen {listen(settings.host, settings.http_port)};\n"
+        "        server_name _;\n"
+        f"        return 301 https://$host{suffix}$request_uri;\n"
+        "    }\n"
+    )
+
+
 def render(settings: Settings, env: dict[str, str]) -> None:
     """deploy/nginx.conf and proxy_headers.conf into the run folder, with this start's ports and paths."""
     run = settings.run_dir
@@ -283,20 +308,6 @@ def render(settings: Settings, env: dict[str, str]) -> None:
     if not MIME_TYPES.is_file():
         fail(f"{MIME_TYPES} is missing (Debian's nginx-common installs it)")
 
-    def listen(host: str, port: int) -> str:
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    redirect = ""
-    if settings.http_port:
-        suffix = "" if settings.port == 443 else f":{settings.port}"
-        redirect = (
-            "    # Plain HTTP (PAYLANE_HTTP_PORT): nothing but a redirect to the TLS listener.\n"
-            "    server {\n"
-            f"        listen {listen(settings.host, settings.http_port)};\n"
-            "        server_name _;\n"
-            f"        return 301 https://$host{suffix}$request_uri;\n"
-            "    }\n"
-        )
     values = {
         "USER": f"user {user};" if user else "# (not started as root: the workers run as the user who started nginx)",
         "RUN_DIR": str(run),
@@ -309,7 +320,7 @@ def render(settings: Settings, env: dict[str, str]) -> None:
         "WEB_SERVERS": "\n".join(
             f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in settings.web_ports
         ),
-        "HTTP_REDIRECT": redirect,
+        "HTTP_REDIRECT": http_redirect(settings),
     }
     for name in ("nginx.conf", "proxy_headers.conf"):
         template = (DEPLOY / name).read_text()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+from types import ModuleType
 
 import pytest
 
@@ -53,3 +55,35 @@ def test_serve_refuses_to_start_without_production_settings(changes: dict[str, s
     assert named in result.stderr
     assert "starting" not in result.stdout  # nothing was started
     assert GOOD["SECRET_KEY"] not in result.stdout + result.stderr
+
+
+def serve_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("paylane_serve", SERVE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up by name.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("env", "location"),
+    [
+        ({"PORT": "8443", "PAYLANE_HTTP_PORT": "8080"}, "https://$host:8443$request_uri"),
+        ({"PORT": "443", "PAYLANE_HTTP_PORT": "80"}, "https://$host$request_uri"),
+        # compose.yaml: the image listens on 8443, clients reach it on 443.
+        ({"PORT": "8443", "PAYLANE_HTTP_PORT": "8080", "PAYLANE_PUBLIC_PORT": "443"}, "https://$host$request_uri"),
+    ],
+)
+def test_the_plain_http_listener_redirects_to_the_port_clients_use(env: dict[str, str], location: str) -> None:
+    serve = serve_module()
+    settings = serve.settings_from({**env, "HOST": "::", "PAYLANE_RUN_DIR": "/run/paylane"})
+    block = serve.http_redirect(settings)
+    assert f"listen [::]:{env['PAYLANE_HTTP_PORT']};" in block
+    assert f"return 301 {location};" in block
+
+
+def test_without_a_plain_http_port_there_is_no_plain_http_listener() -> None:
+    serve = serve_module()
+    assert serve.http_redirect(serve.settings_from({"PAYLANE_RUN_DIR": "/run/paylane"})) == ""
