@@ -42,16 +42,11 @@ WAIT = 10.0
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    # The run folder's parents must let nginx's workers (www-data when started as root) through:
-    # pytest's own temporary folders are private to their owner.
-    root = tmp_path_factory.mktemp("serve")
-    for folder in (root, *root.parents):
-        if str(folder).startswith("/tmp/"):
-            folder.chmod(folder.stat().st_mode | 0o055)
-    redis = RedisServer(root)
+    logs = tmp_path_factory.mktemp("serve")
+    redis = RedisServer(logs)
     redis.start()
     try:
-        with serve(redis_url=redis.url, run_dir=root / "run") as running:
+        with serve(redis_url=redis.url, log_dir=logs) as running:
             yield running
     finally:
         redis.stop()

@@ -20,11 +20,13 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -124,10 +126,15 @@ def alive(pid: int) -> bool:
 
 @contextmanager
 def serve(
-    *, redis_url: str, run_dir: Path, web_processes: int = 2, extra_env: dict[str, str] | None = None
+    *, redis_url: str, log_dir: Path, web_processes: int = 2, extra_env: dict[str, str] | None = None
 ) -> Iterator[Stack]:
-    """deploy/serve.py against the test database and ``redis_url``, until it says it is ready."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """deploy/serve.py against the test database and ``redis_url``, until it says it is ready.
+
+    Its run folder is a new one under /tmp, removed afterwards: nginx's workers (www-data when the
+    tests run as root) must reach it, and pytest's own temporary folders are private to their owner.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix="paylane-stack-"))
+    run_dir.chmod(0o755)
     port, http_port, base = free_port(), free_port(), free_upstream_base(web_processes)
     metrics_token = secrets.token_urlsafe(24)
     env = {
@@ -147,7 +154,7 @@ def serve(
         "PAYLANE_METRICS_TOKEN": metrics_token,
         **(extra_env or {}),
     }
-    log = run_dir.parent / f"serve-{port}.log"
+    log = log_dir / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, str(SERVE)], cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -170,6 +177,7 @@ def serve(
         for pid in stack.started().values():
             if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 # --- Clients -------------------------------------------------------------------------------------
