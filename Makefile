@@ -9,7 +9,7 @@ PORT ?= 8000
 LOCAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/paylane
 LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-sqlite test-postgres setup migrate lint bench clean
+.PHONY: run serve test test-sqlite test-postgres setup migrate lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	@python=$$(scripts/find-python) || exit 1; \
@@ -30,6 +30,12 @@ migrate: setup
 
 run: migrate
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) project.asgi:application
+
+# Production mode on this host: nginx (TLS) on HOST:PORT in front of the HTTP workers and the
+# websocket server (deploy/Procfile, run by honcho). Needs SECRET_KEY, DATABASE_URL (PostgreSQL)
+# and REDIS_URL in the environment; installs Debian's nginx when missing. docs/operations.md.
+serve: setup
+	HOST=$(HOST) PORT=$(PORT) exec $(PY) deploy/serve.py
 
 test: setup
 	@$(MAKE) --no-print-directory test-sqlite
@@ -63,7 +69,7 @@ $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy project wallets ledger realtime jobs bench
+	$(VENV)/bin/mypy project wallets ledger realtime jobs bench deploy/serve.py
 	$(VENV)/bin/lint-imports --no-cache
 	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 
