@@ -28,8 +28,13 @@ setup: $(VENV)/.installed .env
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
+# Metrics of every server process add up through this folder (prometheus-client's multiprocess
+# mode, docs/operations.md); emptied at each start, as prometheus-client asks.
+PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/.run/prometheus
+
 run: migrate
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) project.asgi:application
+	@mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)" && rm -f "$(PROMETHEUS_MULTIPROC_DIR)"/*.db
+	PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" $(VENV)/bin/daphne -b $(HOST) -p $(PORT) project.asgi:application
 
 # Production mode on this host: nginx (TLS) on HOST:PORT in front of the HTTP workers and the
 # websocket server (deploy/Procfile, run by honcho). Needs SECRET_KEY, DATABASE_URL (PostgreSQL)
@@ -69,9 +74,9 @@ $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy project wallets ledger realtime jobs bench deploy/serve.py
+	$(VENV)/bin/mypy project wallets ledger realtime jobs telemetry bench deploy/serve.py
 	$(VENV)/bin/lint-imports --no-cache
 	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles
+	rm -rf $(VENV) .pytest_cache db.sqlite3 staticfiles .run

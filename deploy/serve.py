@@ -53,12 +53,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MIME_TYPES = Path("/etc/nginx/mime.types")  # Debian's nginx-common
 # honcho's ports: the n-th Procfile line's processes get base + 100 * n, + 1 per process.
 PORTS_PER_LINE = 100
-# The readiness probe. /readyz answers 200 when the database and Redis are reachable and every
-# migration is applied. FALLBACK until /readyz exists (the health work of #14, built in parallel):
-# a 404 from /readyz means "not built yet", and "/" answering 200 counts as ready instead.
-# Remove HEALTH_FALLBACK_PATH once /readyz has landed.
+# The readiness probe: /readyz answers 200 when the database and Redis are reachable and every
+# migration is applied (docs/operations.md, "Health").
 HEALTH_PATH = "/readyz"
-HEALTH_FALLBACK_PATH = "/"
 
 
 def say(message: str) -> None:
@@ -366,10 +363,7 @@ def probe(host: str, port: int, path: str, *, tls: bool, host_header: str) -> in
 
 
 def ready(host: str, port: int, *, tls: bool, host_header: str) -> bool:
-    status = probe(host, port, HEALTH_PATH, tls=tls, host_header=host_header)
-    if status == 404:  # FALLBACK until /readyz exists: see HEALTH_FALLBACK_PATH
-        status = probe(host, port, HEALTH_FALLBACK_PATH, tls=tls, host_header=host_header)
-    return status == 200
+    return probe(host, port, HEALTH_PATH, tls=tls, host_header=host_header) == 200
 
 
 def probe_host(env: dict[str, str]) -> str:

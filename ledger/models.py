@@ -192,3 +192,27 @@ class DailyLimitChange(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"wallet {self.wallet_id}: daily limit {self.old_limit} -> {self.new_limit}"
+
+
+class VerificationRun(models.Model):
+    """The outcome of one reconciliation of the ledger (``verify_ledger``), for monitoring.
+
+    ``/metrics`` reads the newest row (one step down the primary key) as
+    ``paylane_ledger_last_verify_*``: when the ledger was last checked and
+    whether it was found intact. A signal for operations, not evidence: the
+    evidence is ``verify_ledger`` itself, which anyone can run again.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    findings = models.PositiveIntegerField()
+    # Who ran it: the command, or a scheduled job.
+    source = models.CharField(max_length=32, default="verify_ledger")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.id}: {'ok' if self.ok else f'{self.findings} finding(s)'} at {self.finished_at}"

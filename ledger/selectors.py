@@ -1,4 +1,5 @@
-"""Reads of the ledger: which entries a user may see, the seal horizon and chain, a user's replay, exports."""
+"""Reads of the ledger: which entries a user may see, the seal horizon and chain, a user's replay, exports,
+and the figures operations watch."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from ledger.models import Seal, Transaction
+from ledger.models import Seal, Transaction, VerificationRun
 from ledger.money import ZERO, MoneySum
 
 # How often the sealer looks again at the transactions it waits for.
@@ -206,3 +207,27 @@ def ledger_estimated_rows() -> int | None:
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'ledger_transaction'::regclass")
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] >= 0 else None
+
+
+# --- What operations watch (read at every /metrics scrape: index lookups only) ------------------
+
+
+@dataclass(frozen=True)
+class LedgerGauges:
+    # Ledger ids issued above the last seal's range: the rows still to seal (an upper
+    # bound: an id drawn by a transaction that rolled back leaves a gap, counted here).
+    unsealed_rows: int
+    last_seal_at: datetime | None
+    last_verification: VerificationRun | None
+
+
+def ledger_gauges() -> LedgerGauges:
+    """Three steps down a primary key, no scan: the newest row's id, the newest seal, the newest verification."""
+    newest_id = Transaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    seal = Seal.objects.order_by("-id").values_list("last_id", "created_at").first()
+    sealed_to, sealed_at = seal if seal is not None else (0, None)
+    return LedgerGauges(
+        unsealed_rows=max(0, newest_id - sealed_to),
+        last_seal_at=sealed_at,
+        last_verification=VerificationRun.objects.order_by("-id").first(),
+    )

@@ -1,4 +1,4 @@
-"""The ledger's one write path: ledger rows, seals and daily-limit audit records."""
+"""The ledger's one write path: ledger rows, seals, daily-limit audit records and verification runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger import hashing, selectors
-from ledger.models import DailyLimitChange, Seal, Transaction
+from ledger.models import DailyLimitChange, Seal, Transaction, VerificationRun
 from ledger.statements import Insert
 
 # Arbitrary constant key of the sealers' PostgreSQL advisory lock ("PAYLSEAL").
@@ -150,3 +150,17 @@ def ledger_seal(*, max_rows: int = 10_000, settle_timeout: float = 5.0) -> SealR
         if seal is None:
             return SealRun(seals=seals, horizon=horizon, unsettled=unsettled)
         seals.append(seal)
+
+
+def verification_record(
+    *, started_at: datetime, ok: bool, findings: int, source: str = "verify_ledger"
+) -> VerificationRun:
+    """Record the outcome of one reconciliation (``ledger_reconcile``) for ``/metrics``.
+
+    Call after the reconciliation's read snapshot has ended (it is read-only).
+    Transaction: the ORM's own INSERT. Locks: none. Side effects: one row,
+    read back as ``paylane_ledger_last_verify_*`` by the next scrape.
+    """
+    return VerificationRun.objects.create(
+        started_at=started_at, finished_at=timezone.now(), ok=ok, findings=findings, source=source
+    )

@@ -20,12 +20,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from project.observability.daphne_access import access_log_reroute  # noqa: E402
 from realtime.auth import SessionCredentialMiddleware, TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
 from realtime.daphne_close import allow_registered_close_codes  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 websocket_router = URLRouter(websocket_urlpatterns)
 allow_registered_close_codes()  # 1013 "try again later" (realtime/daphne_close.py)
+access_log_reroute()  # daphne's access lines as JSON through the one logger (project/observability/)
 
 application = ProtocolTypeRouter(
     {

@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from django.utils import timezone
+
 from jobs.services import jobs_prune
 from ledger.reconcile import ledger_reconcile, ledger_unsealed_count
 from ledger.selectors import seal_tip
-from ledger.services import ledger_seal
+from ledger.services import ledger_seal, verification_record
 from ledger.snapshot import ledger_snapshot
 from wallets.accounts.codes import codes_prune
 from wallets.idempotency import idempotency_keys_prune
@@ -41,10 +43,16 @@ def seal_ledger() -> dict[str, Any]:
 
 
 def verify_ledger() -> dict[str, Any]:
-    """``manage.py verify_ledger``'s checks on one snapshot; ``ok`` False with the findings when any fails."""
+    """``manage.py verify_ledger``'s checks on one snapshot; ``ok`` False with the findings when any fails.
+
+    The outcome is recorded (``ledger.services.verification_record``) for ``/metrics``'
+    ``paylane_ledger_last_verify_*``, as the command records its own.
+    """
+    started_at = timezone.now()
     with ledger_snapshot():
         findings = ledger_reconcile()
         unsealed = ledger_unsealed_count()
+    verification_record(started_at=started_at, ok=not findings, findings=len(findings), source="job")
     summary: dict[str, Any] = {
         "ok": not findings,
         "findings": len(findings),

@@ -10,6 +10,7 @@ supplies development values; real environment variables win over it.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -18,6 +19,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from project.observability.logging import FORMATS as LOG_FORMATS
+from project.observability.logging import logging_config, structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,9 +65,13 @@ INSTALLED_APPS = [
     # is jobs' worker (django-tasks-db's, plus heartbeats, recovery of a dead worker's tasks and retries).
     "jobs",
     "django_tasks_db",
+    # Health checks, /metrics, the connection pool's sampler (docs/operations.md).
+    "project.observability.apps.ObservabilityConfig",
 ]
 
 MIDDLEWARE = [
+    # First: a request id and one log line for every request, timed from the outside (docs/operations.md).
+    "project.observability.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -223,6 +231,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes and scrapers speak plain HTTP to the process itself (docs/operations.md).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -249,12 +259,23 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
+# --- Logs and metrics (docs/operations.md) -----------------------------------------------
+# One JSON object per line on stderr (PAYLANE_LOG_FORMAT=json, the default with DEBUG off), or
+# readable lines (console, the default with DEBUG=1); structlog renders ours and the stdlib's alike.
+PAYLANE_LOG_FORMAT = env.str("PAYLANE_LOG_FORMAT", default="console" if DEBUG else "json").lower()
+if PAYLANE_LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(
+        f"PAYLANE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {PAYLANE_LOG_FORMAT!r}"
+    )
+LOGGING = logging_config(log_format=PAYLANE_LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO").upper())
+structlog_configure()
+# GET /metrics answers a request with `Authorization: Bearer <this>`; unset, the loopback only.
+PAYLANE_METRICS_TOKEN = env.str("PAYLANE_METRICS_TOKEN", default="")
+# Several worker processes: each writes its figures to this folder and /metrics adds them up
+# (prometheus-client's multiprocess mode). It must be set in the environment of every process
+# before it starts, and emptied when they all restart; it is created here if missing.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # --- Mail to the operators ----------------------------------------------------------------
 # ADMINS: comma-separated addresses that get what must not wait for someone to read a log (a

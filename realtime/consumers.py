@@ -46,6 +46,7 @@ from realtime.events import (
     error_frame,
 )
 from realtime.notify import user_group
+from telemetry.metrics import WEBSOCKET_HANDSHAKES, WEBSOCKETS_OPEN
 from wallets.accounts.credentials import Credential, credential_is_valid
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     covered_seq: int = 0
     # Set once the socket is refused (4401): nothing is sent after that.
     refused: bool = False
+    # Counted in paylane_websockets_open (from the accepted hello until disconnect).
+    counted_open: bool = False
     # The replay running (at most one), the live events held meanwhile, and the socket's pace.
     replay: asyncio.Task[None] | None = None
     held: deque[TransactionFrame]
@@ -79,12 +82,14 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._replay_stop()
+            self._uncount()  # a consumer ended without disconnect() (cancelled) still leaves the gauge
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         credential = self.scope.get("credential")
         if user is None or not user.is_authenticated or credential is None:
             # Accepted and closed at once: a 4401 the client can read, and no data frame.
+            WEBSOCKET_HANDSHAKES.labels("unauthenticated").inc()
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -93,6 +98,7 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         except Exception as exc:  # Redis unreachable: no live events possible, say "try again"
             logger.warning("websocket refused, channel layer unavailable: %r", exc)
+            WEBSOCKET_HANDSHAKES.labels("unavailable").inc()
             await self.accept()
             await self.close(code=CLOSE_TRY_AGAIN)
             return
@@ -105,18 +111,28 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
         # had committed, so this read sees it.
         hello = await hello_if_valid(user_id=user.pk, credential=credential)
         if hello is None:
+            WEBSOCKET_HANDSHAKES.labels("revoked").inc()
             await self.refuse()
             return
+        WEBSOCKET_HANDSHAKES.labels("accepted").inc()
+        WEBSOCKETS_OPEN.inc()
+        self.counted_open = True
         self.covered_seq = hello["last_seq"]
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
         self._replay_stop()
+        self._uncount()
         if self.group is not None:
             try:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             except Exception as exc:  # the group entry expires by itself
                 logger.info("group_discard failed: %r", exc)
+
+    def _uncount(self) -> None:
+        if self.counted_open:
+            self.counted_open = False
+            WEBSOCKETS_OPEN.dec()
 
     async def send_json(self, content: Any, close: bool = False) -> None:
         if self.refused:

@@ -38,6 +38,7 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_
 
 from ledger.money import money_str
 from realtime.events import RevokedMessage, TransactionMessage, transaction_frame
+from telemetry.metrics import PUSH_SECONDS, PUSHES_DROPPED
 from wallets.models import User, Wallet
 from wallets.selectors import wallet_remaining_today
 
@@ -69,8 +70,11 @@ def transaction_committed(entry: Transaction) -> None:
     sender's user its wallet as this entry left it: then no query at all.
     Otherwise (a FAILED attempt, an entry loaded afresh) one query, for the
     parties' usernames and the sender's limit together. Never raises for a
-    channel-layer failure and never waits on it.
+    channel-layer failure and never waits on it. Each message's time from this
+    call (right after COMMIT) to the layer accepting it is
+    ``paylane_push_commit_to_publish_seconds``.
     """
+    committed = time.monotonic()
     parties = [entry.sender_id] if entry.sender_id else []
     if entry.status == entry.Status.SUCCESS:
         parties.append(entry.receiver_id)
@@ -81,7 +85,7 @@ def transaction_committed(entry: Transaction) -> None:
         if user_id == entry.sender_id:
             frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
         messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
-    _push(messages)
+    _push(messages, committed=committed)
 
 
 def credentials_revoked(*, user_id: int, credential: str | None) -> None:
@@ -136,7 +140,7 @@ def _parties_load(entry: Transaction) -> dict[int, Wallet]:
     return wallets
 
 
-def _push(messages: list[tuple[str, TransactionMessage]]) -> None:
+def _push(messages: list[tuple[str, TransactionMessage]], *, committed: float) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -145,9 +149,12 @@ def _push(messages: list[tuple[str, TransactionMessage]]) -> None:
             try:
                 async_to_sync(layer.group_send)(group, message)
             except Exception:
+                PUSHES_DROPPED.labels("error").inc()
                 logger.exception("push to %s failed", group)
+            else:
+                PUSH_SECONDS.observe(time.monotonic() - committed)
         return
-    _Pusher.get(layer).submit(messages)
+    _Pusher.get(layer).submit(messages, committed=committed)
 
 
 class _Pusher:
@@ -184,20 +191,22 @@ class _Pusher:
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
         self.pid = os.getpid()
-        self.queue: queue.SimpleQueue[list[tuple[str, TransactionMessage]]] = queue.SimpleQueue()
+        # Each item: the commit's monotonic time and its messages.
+        self.queue: queue.SimpleQueue[tuple[float, list[tuple[str, TransactionMessage]]]] = queue.SimpleQueue()
         # Messages submitted and not yet sent or dropped (read by flush, bounded by MAX_BACKLOG).
         self.backlog = 0
         self.backlog_lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="paylane-pusher", daemon=True)
         self.thread.start()
 
-    def submit(self, messages: list[tuple[str, TransactionMessage]]) -> None:
+    def submit(self, messages: list[tuple[str, TransactionMessage]], *, committed: float) -> None:
         with self.backlog_lock:
             if self.backlog >= MAX_BACKLOG:
+                PUSHES_DROPPED.labels("backlog_full").inc(len(messages))
                 logger.warning("push backlog full (%d): dropping %d message(s)", self.backlog, len(messages))
                 return
             self.backlog += len(messages)
-        self.queue.put(messages)
+        self.queue.put((committed, messages))
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -206,15 +215,20 @@ class _Pusher:
             batch = [self.queue.get()]
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            loop.run_until_complete(self._send([pair for messages in batch for pair in messages]))
+            loop.run_until_complete(
+                self._send([(committed, *pair) for committed, messages in batch for pair in messages])
+            )
 
-    async def _send(self, messages: list[tuple[str, TransactionMessage]]) -> None:
-        for group, message in messages:
+    async def _send(self, messages: list[tuple[float, str, TransactionMessage]]) -> None:
+        for committed, group, message in messages:
             try:
                 async with asyncio.timeout(PUSH_TIMEOUT):
                     await self.layer.group_send(group, message)
             except Exception as exc:  # the ledger is the durable log; clients resume from it
+                PUSHES_DROPPED.labels("error").inc()
                 logger.warning("push to %s dropped: %r", group, exc)
+            else:
+                PUSH_SECONDS.observe(time.monotonic() - committed)
             finally:
                 with self.backlog_lock:
                     self.backlog -= 1

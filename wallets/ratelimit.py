@@ -33,6 +33,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 
+from telemetry.metrics import RATE_LIMITED
+
 logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -129,7 +131,8 @@ _counters = _Counters()
 
 
 def hit(limit: Limit, ident: object) -> Decision:
-    """Count one hit of ``ident`` against ``limit``; ``allowed`` is False once over the rate."""
+    """Count one hit of ``ident`` against ``limit``; ``allowed`` is False once over the rate
+    (and ``paylane_rate_limited_total{limit=<scope>}`` counts the refusal)."""
     rate = limit.rate()
     now = time.time()
     window = int(now // rate.seconds)
@@ -137,6 +140,7 @@ def hit(limit: Limit, ident: object) -> Decision:
     count = _counters.incr(key, timeout=rate.seconds + 1)
     if count <= rate.calls:
         return Decision(True, 0.0, key)
+    RATE_LIMITED.labels(limit.scope).inc()
     return Decision(False, (window + 1) * rate.seconds - now, key)
 
 

@@ -12,6 +12,9 @@ everything the checks and the push need), one UPDATE of both wallets, the
 ledger INSERT, COMMIT. Its statements are compiled once per database alias
 (``ledger/statements.py``): Django compiling them afresh on every call cost
 more CPU than the database spent on the whole transfer (docs/performance.md).
+
+Each money service is observed (``wallets.observe``): one log line per call,
+with its ledger id or error code, and the movement counters.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from wallets.errors import (
 from wallets.limits import spent_on_day
 from wallets.models import User, Wallet
 from wallets.money import amount_parse
+from wallets.observe import movement_observed
 
 # The largest balance the column holds (12 integer digits, 2 decimals).
 MAX_BALANCE = Decimal(10**INTEGER_DIGITS) - Decimal("0.01")
@@ -60,6 +64,7 @@ OnRecorded = Callable[[Transaction, WalletError | None], None]
 # --- Money ---------------------------------------------------------------------------
 
 
+@movement_observed(Transaction.Type.ADD_MONEY, actor="user")
 def wallet_top_up(*, user: User, amount: object, on_recorded: OnRecorded | None = None) -> Transaction:
     """Add money from outside (a simulated top-up) to ``user``'s wallet.
 
@@ -96,6 +101,7 @@ def _top_up_commit(*, user_id: int, amount: Decimal, on_recorded: OnRecorded | N
     return entry
 
 
+@movement_observed(Transaction.Type.TRANSFER, actor="sender")
 def transfer_create(
     *,
     sender: User,

@@ -30,6 +30,7 @@ from django.views.generic import FormView
 
 from ledger.models import Transaction
 from ledger.money import money_format
+from telemetry.metrics import RATE_LIMITED
 from wallets import idempotency, ratelimit, selectors, services
 from wallets.accounts import credentials, payees, payments, pins, registration
 from wallets.api.errors import error_response
@@ -436,6 +437,7 @@ def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:
     """The answer to a locked-out sign-in: JSON for the API, the sign-in page otherwise."""
+    RATE_LIMITED.labels("lockout").inc()
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = f"Too many failed sign-in attempts. Try again in {minutes} minutes."
     headers = {"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))}

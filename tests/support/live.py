@@ -117,6 +117,8 @@ def daphne(
         "PAYLANE_SMS_BACKEND": "file",
         "PAYLANE_SMS_FILE_PATH": str(log_dir / "sms"),
         "PAYLANE_ADMIN_OTP": "0",
+        # Metrics as several workers keep them: every daphne of the test adds up in one folder.
+        "PROMETHEUS_MULTIPROC_DIR": str(log_dir / "prometheus"),
         **(extra_env or {}),
     }
     with log.open("wb") as out:
