@@ -250,6 +250,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    # Django logs every task at INFO as it starts and ends: two lines per transfer's alerts.
+    # Failures stay (ERROR, with the traceback).
+    "loggers": {"django.tasks": {"level": "WARNING"}},
 }
 
 # --- Paylane ----------------------------------------------------------------------------
@@ -262,6 +265,16 @@ PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
 # Messages to phones (wallets/accounts/sms.py): console, file, locmem or a dotted path to a class.
 PAYLANE_SMS_BACKEND = env.str("PAYLANE_SMS_BACKEND", default="console")
 PAYLANE_SMS_FILE_PATH = env.str("PAYLANE_SMS_FILE_PATH", default="")
+
+# Work done after the answer (security alerts by SMS, password-reset codes): Django's Tasks
+# framework, run on a few threads of each process (project/tasks.py). A job queue with a worker
+# process replaces this backend and nothing else: the tasks take plain JSON and no secret.
+TASKS = {
+    "default": {
+        "BACKEND": "project.tasks.ThreadBackend",
+        "OPTIONS": {"WORKERS": 2, "MAX_BACKLOG": 10_000},
+    }
+}
 
 # --- API ---------------------------------------------------------------------------------
 # The JSON API under /api/v1/ (wallets/api/, docs/api.md): DRF with Bearer tokens and

@@ -131,6 +131,19 @@ def _sms_to_the_outbox(settings) -> Iterator[None]:  # type: ignore[no-untyped-d
     sms.outbox.clear()
 
 
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _tasks_at_once(settings) -> None:  # type: ignore[no-untyped-def]
+    # Work done after the answer (alerts, reset codes) runs at once on the caller's thread, as
+    # Django's docs advise for tests: a test reads the outbox as soon as the call returns. The
+    # service's own backend (a thread per process, project/tasks.py) is tested on its own
+    # (tests/project/test_tasks.py, tests/wallets/accounts/test_alerts.py) and runs in every
+    # live daphne of the suite.
+    settings.TASKS = IMMEDIATE_TASKS
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     # PBKDF2's cost is the point in production and pure waiting in tests.
