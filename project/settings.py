@@ -286,6 +286,9 @@ PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
 PAYLANE_SIGNIN_RATE = env.str("PAYLANE_SIGNIN_RATE", default="30/m")
 PAYLANE_RECIPIENT_LOOKUP_RATE = env.str("PAYLANE_RECIPIENT_LOOKUP_RATE", default="10/h")
 PAYLANE_CODE_RATE = env.str("PAYLANE_CODE_RATE", default="5/h")
+# Password resets: requests and confirmations per client address, reset codes per mobile number.
+PAYLANE_PASSWORD_RESET_RATE = env.str("PAYLANE_PASSWORD_RESET_RATE", default="20/h")
+PAYLANE_PASSWORD_RESET_NUMBER_RATE = env.str("PAYLANE_PASSWORD_RESET_NUMBER_RATE", default="3/h")
 # Reverse proxies in front of the service, each appending to X-Forwarded-For (wallets/clientip.py).
 PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
@@ -369,3 +372,14 @@ AXES_LOCKOUT_CALLABLE = "wallets.views.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "wallets.clientip.client_ip"
 AXES_USERNAME_CALLABLE = "wallets.views.lockout_username"
 AXES_VERBOSE = False
+# django-axes keeps a failed sign-in's form fields (AccessAttempt.post_data, shown in the admin),
+# masking only "password" and these: every field of ours that holds a secret.
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "login-password",
+    "current_password",
+    "new_password",
+    "new_password_confirm",
+    "otp_token",
+]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from wallets import account_pages, views
+from wallets import account_pages, password_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,4 +13,7 @@ urlpatterns = [
     path("pay-mobile/", views.PayMobileView.as_view(), name="pay_mobile"),
     path("transactions/", views.transactions, name="transactions"),
     path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
+    path("password/", password_pages.password_change, name="password_change"),
+    path("password/reset/", password_pages.password_reset, name="password_reset"),
+    path("password/reset/confirm/", password_pages.password_reset_confirm, name="password_reset_confirm"),
 ]

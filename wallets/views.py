@@ -33,7 +33,14 @@ from wallets.accounts import credentials, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
 from wallets.errors import RateLimited, RecipientNotFound, SelfTransfer, WalletError
-from wallets.forms import AddMoneyForm, OneTimeForm, PayMobileForm, RegistrationForm, TransferForm
+from wallets.forms import (
+    AddMoneyForm,
+    OneTimeForm,
+    PasswordChangeForm,
+    PayMobileForm,
+    RegistrationForm,
+    TransferForm,
+)
 from wallets.formtokens import form_token_key
 from wallets.models import User
 from wallets.services import OnRecorded
@@ -341,21 +348,26 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:
-    """The answer to a locked-out sign-in: JSON for the API, the sign-in page otherwise."""
+    """The answer to a locked-out sign-in: JSON for the API; the password page for wrong current passwords
+    typed there; the sign-in page otherwise."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = f"Too many failed sign-in attempts. Try again in {minutes} minutes."
     headers = {"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))}
     if request.path.startswith("/api/"):
         return error_response(429, "rate_limited", message, headers=headers)
     messages.error(request, message)
-    response = render(
-        request,
-        "home.html",
-        {
-            "login_form": AuthenticationForm(request, prefix="login"),
-            "register_form": RegistrationForm(prefix="register"),
-        },
-        status=429,
-    )
+    if request.resolver_match is not None and request.resolver_match.url_name == "password_change":
+        # Wrong current passwords count as failed sign-ins: the lockout answers on the page that was used.
+        response = render(request, "password_change.html", {"form": PasswordChangeForm()}, status=429)
+    else:
+        response = render(
+            request,
+            "home.html",
+            {
+                "login_form": AuthenticationForm(request, prefix="login"),
+                "register_form": RegistrationForm(prefix="register"),
+            },
+            status=429,
+        )
     response["Retry-After"] = headers["Retry-After"]
     return response

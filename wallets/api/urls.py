@@ -10,7 +10,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from wallets.api import accounts, views
+from wallets.api import accounts, passwords, views
 
 # Swagger UI's template carries one inline <style>: allowed on the docs page alone.
 DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
@@ -20,6 +20,13 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
     path("auth/mobile/code/", accounts.MobileCodeView.as_view(), name="api-mobile-code"),
     path("auth/mobile/verify/", accounts.MobileVerifyView.as_view(), name="api-mobile-verify"),
+    path("auth/password/", passwords.PasswordChangeView.as_view(), name="api-password-change"),
+    path("auth/password/reset/", passwords.PasswordResetView.as_view(), name="api-password-reset"),
+    path(
+        "auth/password/reset/confirm/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="api-password-reset-confirm",
+    ),
     path("wallet/", views.WalletView.as_view(), name="api-wallet"),
     path("wallet/top-ups/", views.TopUpView.as_view(), name="api-top-ups"),
     path("transfers/", views.TransferView.as_view(), name="api-transfers"),
