@@ -84,11 +84,19 @@ class ThreadBackend(ImmediateBackend):
         return result
 
     def _run(self, result: TaskResult) -> None:
-        close_old_connections()
+        _connections_tidy()
         try:
             self._execute_task(result)  # type: ignore[attr-defined]
         finally:
-            close_old_connections()
+            _connections_tidy()
+
+
+def _connections_tidy() -> None:
+    """``close_old_connections()``; its failure must not cost the task (an alert needs no database)."""
+    try:
+        close_old_connections()
+    except Exception as exc:  # a broken connection is replaced when a task next uses the database
+        logger.warning("task worker: old database connections not closed: %s", type(exc).__name__)
 
 
 class _Pool:

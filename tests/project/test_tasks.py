@@ -39,8 +39,9 @@ def explode() -> None:
 
 
 @pytest.fixture
-def on_threads(settings: Any) -> Iterator[None]:
+def on_threads(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.TASKS = THREADS
+    monkeypatch.setattr(tasks, "_instance", None)  # a pool of its own, of one worker (the first sizes it)
     ran.clear()
     gate.clear()
     yield
