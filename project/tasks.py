@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +44,6 @@ from typing import Any
 from django.db import close_old_connections
 from django.tasks.backends.immediate import ImmediateBackend
 from django.tasks.base import Task, TaskResult, TaskResultStatus
-from django.utils.crypto import get_random_string
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ class ThreadBackend(ImmediateBackend):
         self.validate_task(task)
         result: TaskResult = TaskResult(
             task=task,
-            id=get_random_string(32),
+            # One urandom read: get_random_string(32) reads it 32 times (most of an enqueue's cost).
+            id=secrets.token_urlsafe(24),
             status=TaskResultStatus.READY,
             enqueued_at=None,
             started_at=None,
