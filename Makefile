@@ -32,9 +32,12 @@ migrate: setup
 # mode, docs/operations.md); emptied at each start, as prometheus-client asks.
 PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/.run/prometheus
 
+# The development server with the task worker and the scheduler beside it (deploy/Procfile.dev).
 run: migrate
 	@mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)" && rm -f "$(PROMETHEUS_MULTIPROC_DIR)"/*.db
-	PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" $(VENV)/bin/daphne -b $(HOST) -p $(PORT) project.asgi:application
+	@echo "Paylane: http://$(HOST):$(PORT)/  (Ctrl-C stops the server, the worker and the scheduler)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)" \
+	  $(VENV)/bin/honcho start -f deploy/Procfile.dev -d .
 
 # Production mode on this host: nginx (TLS) on HOST:PORT in front of the HTTP workers and the
 # websocket server (deploy/Procfile, run by honcho). Needs SECRET_KEY, DATABASE_URL (PostgreSQL)

@@ -47,6 +47,7 @@ def daphnes_start(
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PAYLANE_TRANSFER_RATE": "1000000/s",  # measure the stack, not the rate limiter's refusals
+        "PAYLANE_SMS_BACKEND": harness.SMS_BACKEND,
         **(extra_env or {}),
     }
     ports = [free_port() for _ in range(count)]

@@ -310,7 +310,13 @@ MAILERS = {"default": _mailer(env.str("EMAIL_URL", default="smtp://localhost:25"
 # task enqueued inside a money transaction commits or rolls back with it (jobs.outbox), and no
 # other server is needed. `python manage.py db_worker` runs the tasks; `python manage.py
 # paylane_scheduler` enqueues the periodic ones.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    # Work that needs no durability and must not wait for a worker: the password-reset code, sent
+    # after the answer on a few threads of the process that took the request (project/tasks.py),
+    # so the answer's time does not tell whether the number has an account.
+    "threads": {"BACKEND": "project.tasks.ThreadBackend", "OPTIONS": {"WORKERS": 2, "MAX_BACKLOG": 10_000}},
+}
 
 
 # --- Paylane ----------------------------------------------------------------------------
@@ -340,6 +346,9 @@ PAYLANE_PIN_FAILURE_LIMIT = env.int("PAYLANE_PIN_FAILURE_LIMIT", default=5)
 PAYLANE_PIN_LOCK_MINUTES = env.int("PAYLANE_PIN_LOCK_MINUTES", default=15)
 if PAYLANE_PIN_FAILURE_LIMIT < 1 or PAYLANE_PIN_LOCK_MINUTES < 1:
     raise ImproperlyConfigured("PAYLANE_PIN_FAILURE_LIMIT and PAYLANE_PIN_LOCK_MINUTES must be at least 1")
+# Password resets: requests and confirmations per client address, reset codes per mobile number.
+PAYLANE_PASSWORD_RESET_RATE = env.str("PAYLANE_PASSWORD_RESET_RATE", default="20/h")
+PAYLANE_PASSWORD_RESET_NUMBER_RATE = env.str("PAYLANE_PASSWORD_RESET_NUMBER_RATE", default="3/h")
 # Reverse proxies in front of the service, each appending to X-Forwarded-For (wallets/clientip.py).
 PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
@@ -448,3 +457,14 @@ PAYLANE_PERIODIC_JOBS = {
     "prune_codes": {"call": "project.periodic.prune_codes", "every": timedelta(days=1)},
     "prune_jobs": {"call": "project.periodic.prune_jobs", "every": timedelta(days=1)},
 }
+# django-axes keeps a failed sign-in's form fields (AccessAttempt.post_data, shown in the admin),
+# masking only "password" and these: every field of ours that holds a secret.
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "login-password",
+    "current_password",
+    "new_password",
+    "new_password_confirm",
+    "otp_token",
+]

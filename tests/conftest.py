@@ -149,6 +149,19 @@ def _sms_to_the_outbox(settings) -> Iterator[None]:  # type: ignore[no-untyped-d
     sms.outbox.clear()
 
 
+IMMEDIATE = {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+
+
+@pytest.fixture(autouse=True)
+def _tasks_at_once(settings) -> None:  # type: ignore[no-untyped-def]
+    # The outbox's tasks (alerts) stay rows of the database backend, as in production: a test that
+    # wants them sent runs the worker (tests/jobs/support.py ``work_off``). Work done after the
+    # answer on threads (the password-reset code) runs at once on the caller's thread, as Django's
+    # docs advise for tests, so a test reads the outbox as soon as the call returns; the thread
+    # backend itself is tested on its own (tests/project/test_tasks.py) and runs in every live daphne.
+    settings.TASKS = {**settings.TASKS, "threads": IMMEDIATE}
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     # PBKDF2's cost is the point in production and pure waiting in tests.

@@ -128,6 +128,12 @@ class MobileNotVerified(WalletError):
     default_message = "Verify your mobile number first: a wallet moves no money until its number is proven yours."
 
 
+class InvalidPassword(WalletError):
+    code = "invalid_password"
+    field = "current_password"
+    default_message = "That is not your current password."
+
+
 class InvalidCode(WalletError):
     code = "invalid_code"
     field = "code"

@@ -171,3 +171,36 @@ class NameForm(forms.Form):
     last_name = forms.CharField(
         max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
     )
+
+
+def _password_field(label: str, autocomplete: str) -> forms.CharField:
+    # Not stripped (a password is what was typed) and never sent back in a re-shown form (render_value off).
+    return forms.CharField(
+        label=label, max_length=1024, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": autocomplete})
+    )
+
+
+class _NewPasswordForm(forms.Form):
+    new_password = _password_field("New password", "new-password")
+    new_password_confirm = _password_field("New password again", "new-password")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("new_password") and data.get("new_password") != data.get("new_password_confirm"):
+            self.add_error("new_password_confirm", "The two passwords differ.")
+        return data
+
+
+class PasswordChangeForm(_NewPasswordForm):
+    current_password = _password_field("Current password", "current-password")
+    field_order = ["current_password", "new_password", "new_password_confirm"]
+
+
+class PasswordResetForm(MobileNumberForm):
+    pass
+
+
+class PasswordResetConfirmForm(_NewPasswordForm):
+    mobile_number = MobileNumberForm.base_fields["mobile_number"]
+    code = VerifyMobileForm.base_fields["code"]
+    field_order = ["mobile_number", "code", "new_password", "new_password_confirm"]

@@ -199,6 +199,33 @@ class PaymentPin(models.Model):
         return f"payment PIN of user {self.user_id}"
 
 
+class PasswordResetDecoy(models.Model):
+    """What a password-reset code is to an account, this is to a number that has none.
+
+    Written when a reset is asked for a number no active account verified
+    (``wallets.accounts.passwords``), and tried, counted and voided exactly as
+    a code is: ten minutes, void after five wrong tries or when a newer one is
+    made. So a confirmation for that number answers as one with an account
+    whose code is wrong, with the same statements and so about the same time.
+    It holds no code (none was sent) and no number: a keyed hash of it.
+    """
+
+    number_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    void = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["number_key", "-id"], name="wallets_decoy_number"),
+            models.Index(fields=["expires_at"], name="wallets_decoy_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"password-reset decoy {self.number_key[:8]}…"
+
+
 class AdminSignInReason(models.TextChoices):
     """Why an admin sign-in was refused (``AdminSignIn.reason``)."""
 

@@ -77,6 +77,8 @@ SIGN_UPS = Limit("register", "PAYLANE_REGISTER_RATE")  # per client address
 SIGN_INS = Limit("signin", "PAYLANE_SIGNIN_RATE")  # per client address
 RECIPIENT_LOOKUPS = Limit("lookup", "PAYLANE_RECIPIENT_LOOKUP_RATE")  # per user: mobile numbers that match nobody
 CODES = Limit("codes", "PAYLANE_CODE_RATE")  # per user: one-time codes asked for by SMS
+PASSWORD_RESETS = Limit("reset", "PAYLANE_PASSWORD_RESET_RATE")  # per client address: reset requests and confirms
+PASSWORD_RESET_CODES = Limit("reset-code", "PAYLANE_PASSWORD_RESET_NUMBER_RATE")  # per mobile number: reset codes
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ typo is being explained), then runs one durable transaction. Money moves only
 inside ``transaction.atomic(durable=True)`` with the wallets locked
 ``SELECT ... FOR UPDATE`` in ascending primary-key order, so two transfers in
 opposite directions between the same pair queue instead of deadlocking.
-Pushes leave the process only after COMMIT, through ``transaction.on_commit``.
+Pushes and security alerts (an SMS to each party of a transfer,
+``wallets.accounts.alerts``) leave the process only after COMMIT, through
+``transaction.on_commit``.
 
 A transfer is five database round trips: BEGIN, the lock (which also reads
-everything the checks and the push need), one UPDATE of both wallets, the
+everything the checks, the push and the alerts need), one UPDATE of both wallets, the
 ledger INSERT, COMMIT. Its statements are compiled once per database alias
 (``ledger/statements.py``): Django compiling them afresh on every call cost
 more CPU than the database spent on the whole transfer (docs/performance.md).
@@ -35,6 +37,7 @@ from ledger.services import Party, daily_limit_change_record, entry_append
 from ledger.statements import Statement
 from realtime import notify
 from wallets import recipients
+from wallets.accounts import alerts
 from wallets.busy import busy_on_timeout
 from wallets.errors import (
     DailyLimitExceeded,
@@ -48,7 +51,7 @@ from wallets.errors import (
     WalletError,
 )
 from wallets.limits import spent_on_day
-from wallets.models import User, Wallet
+from wallets.models import Profile, User, Wallet
 from wallets.money import amount_parse
 from wallets.observe import movement_observed
 
@@ -117,7 +120,8 @@ def transfer_create(
     ascending id. Checks, under the locks: funds first, then the sender's
     daily limit (calendar day in ``TIME_ZONE`` of the one clock reading that
     also stamps the entry). Side effects: one TRANSFER ledger row; after
-    commit, a push to both parties.
+    commit, a push to both parties and a security alert by SMS to each
+    verified party (``wallets.accounts.alerts``, sent off the request's thread).
 
     A refusal for funds or the limit rolls the attempt back and then records a
     FAILED row in a second transaction (under the sender's lock), attached to
@@ -171,6 +175,9 @@ _WALLETS_LOCK = Statement(
             "spent_today",
             "daily_limit",
             "user__username",
+            "user__first_name",
+            "user__last_name",
+            "user__profile__mobile_number",
             "user__profile__mobile_verified_at",
         )
     ),
@@ -180,13 +187,13 @@ _WALLETS_LOCK = Statement(
 
 
 def _wallets_lock(*, sender_id: int, receiver_id: int) -> tuple[dict[int, Wallet], set[int]]:
-    """Lock both parties' wallets; each comes with its user (id and username) attached, by user id.
+    """Lock both parties' wallets; each comes with its user attached (id, username, names and
+    profile: what the push and the security alerts need), by user id.
     Also: which of the two users have a verified mobile number."""
     wallets: dict[int, Wallet] = {}
     verified: set[int] = set()
-    for pk, user_id, balance, version, spent_on, spent_today, daily_limit, username, verified_at in _WALLETS_LOCK.rows(
-        sender=sender_id, receiver=receiver_id
-    ):
+    for row in _WALLETS_LOCK.rows(sender=sender_id, receiver=receiver_id):
+        pk, user_id, balance, version, spent_on, spent_today, daily_limit, *names, mobile, verified_at = row
         wallet = Wallet(
             pk=pk,
             user_id=user_id,
@@ -196,7 +203,9 @@ def _wallets_lock(*, sender_id: int, receiver_id: int) -> tuple[dict[int, Wallet
             spent_today=spent_today,
             daily_limit=daily_limit,
         )
-        wallet.user = User(pk=user_id, username=username)
+        username, first_name, last_name = names
+        wallet.user = User(pk=user_id, username=username, first_name=first_name, last_name=last_name)
+        wallet.user.profile = Profile(user_id=user_id, mobile_number=mobile, mobile_verified_at=verified_at)
         wallets[user_id] = wallet
         if verified_at is not None:
             verified.add(user_id)
@@ -244,6 +253,7 @@ def _transfer_commit(
         created_at=now,
     )
     _parties_attach(entry, sender=sender, receiver=receiver)
+    alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from wallets import account_pages, views
+from wallets import account_pages, password_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +15,7 @@ urlpatterns = [
     path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
     path("pin/", account_pages.pin_page, name="pin"),
     path("name/", account_pages.name_page, name="display_name"),
+    path("password/", password_pages.password_change, name="password_change"),
+    path("password/reset/", password_pages.password_reset, name="password_reset"),
+    path("password/reset/confirm/", password_pages.password_reset_confirm, name="password_reset_confirm"),
 ]

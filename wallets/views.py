@@ -31,14 +31,15 @@ from django.views.generic import FormView
 from ledger.models import Transaction
 from ledger.money import money_format
 from telemetry.metrics import RATE_LIMITED
-from wallets import idempotency, ratelimit, selectors, services
-from wallets.accounts import credentials, payees, payments, pins, registration
+from wallets import idempotency, payments, ratelimit, selectors, services
+from wallets.accounts import credentials, payees, pins, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
 from wallets.errors import InvalidMobile, PinLocked, RateLimited, RecipientNotFound, SelfTransfer, WalletError
 from wallets.forms import (
     AddMoneyForm,
     OneTimeForm,
+    PasswordChangeForm,
     PayMobileDetailsForm,
     PayMobileForm,
     RegistrationForm,
@@ -297,7 +298,7 @@ class AddMoneyView(MoneyFormView):
 
 @method_decorator(sensitive_post_parameters("pin"), name="dispatch")
 class TransferView(MoneyFormView):
-    """Pay a user id: the form asks for the PIN (``wallets.accounts.payments``)."""
+    """Pay a user id: the form asks for the PIN (``wallets.payments``)."""
 
     template_name = "transfer.html"
     form_class: type[OneTimeForm] = TransferForm
@@ -436,7 +437,8 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:
-    """The answer to a locked-out sign-in: JSON for the API, the sign-in page otherwise."""
+    """The answer to a locked-out sign-in: JSON for the API; the password page for wrong current passwords
+    typed there; the sign-in page otherwise."""
     RATE_LIMITED.labels("lockout").inc()
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = f"Too many failed sign-in attempts. Try again in {minutes} minutes."
@@ -444,14 +446,18 @@ def lockout_response(
     if request.path.startswith("/api/"):
         return error_response(429, "rate_limited", message, headers=headers)
     messages.error(request, message)
-    response = render(
-        request,
-        "home.html",
-        {
-            "login_form": AuthenticationForm(request, prefix="login"),
-            "register_form": RegistrationForm(prefix="register"),
-        },
-        status=429,
-    )
+    if request.resolver_match is not None and request.resolver_match.url_name == "password_change":
+        # Wrong current passwords count as failed sign-ins: the lockout answers on the page that was used.
+        response = render(request, "password_change.html", {"form": PasswordChangeForm()}, status=429)
+    else:
+        response = render(
+            request,
+            "home.html",
+            {
+                "login_form": AuthenticationForm(request, prefix="login"),
+                "register_form": RegistrationForm(prefix="register"),
+            },
+            status=429,
+        )
     response["Retry-After"] = headers["Retry-After"]
     return response

@@ -88,6 +88,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "django": {"handlers": ["mail_admins"], "level": level, "propagate": True},
             # Its DEBUG lines are SQL with parameters (an Idempotency-Key, a session key).
             "django.db.backends": {"level": "INFO" if level.upper() == "DEBUG" else level},
+            # A line as each task starts and ends, at INFO: two per transfer (its alerts) and a few a
+            # minute (the periodic work). Failures stay (jobs.worker logs them, WARNING and ERROR).
+            "django.tasks": {"level": "WARNING" if level.upper() in ("INFO", "DEBUG") else level},
+            "django_tasks_db": {"level": "WARNING" if level.upper() in ("INFO", "DEBUG") else level},
         },
     }
 

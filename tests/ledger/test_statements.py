@@ -30,7 +30,9 @@ def test_a_transfer_is_one_lock_one_balance_write_and_one_ledger_insert(alice: U
     with CaptureQueriesContext(connection) as captured:
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="5.00")
 
-    lock, write, insert = _statements(captured)
+    lock, write, insert, alerts = _statements(captured)
+    # ... and the outbox's row: the parties' alerts, written in the same transaction (jobs.outbox).
+    assert alerts.startswith('INSERT INTO "django_tasks_database_dbtaskresult"')
     assert lock.startswith("SELECT") and '"wallets_wallet"' in lock
     if connection.vendor == "postgresql":
         assert lock.endswith('FOR UPDATE OF "wallets_wallet"')

@@ -2,7 +2,7 @@
 
 Through WebsocketCommunicator on the real ASGI stack: the in-memory layer on
 SQLite, channels-redis on PostgreSQL. Revocations go through the real HTTP
-views (the API, the sign-out page, the admin) with Django's test client.
+views (the API, the sign-out page, the admin, password change and reset) with Django's test client.
 The same across two daphne processes: ``test_revocation_end_to_end.py``.
 """
 
@@ -23,8 +23,10 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from realtime import auth, notify
+from tests.conftest import PASSWORD
 from tests.realtime.communicator import ALLOWED_ORIGIN, QUIET, WAIT, communicator, connected, pushes_flushed, run
 from tests.realtime.communicator import transfer as transfer_async
+from tests.support.sms import last_code
 from tests.wallets.api.conftest import Api
 from wallets import services
 from wallets.accounts.tokens import token_issue
@@ -33,6 +35,9 @@ from wallets.models import User
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TOKEN = "/api/v1/auth/token/"
+PASSWORD_CHANGE = "/api/v1/auth/password/"
+PASSWORD_RESET = "/api/v1/auth/password/reset/"
+PASSWORD_RESET_CONFIRM = "/api/v1/auth/password/reset/confirm/"
 CLOSED_4401 = {"type": "websocket.close", "code": 4401}
 NEW_PASSWORD = "an entirely new passphrase"
 
@@ -140,6 +145,81 @@ def test_a_password_change_in_the_admin_closes_every_socket_of_the_user_and_ends
     assert closes == [CLOSED_4401, CLOSED_4401]
     assert quiet
     assert not AuthToken.objects.filter(user=bob).exists()
+
+
+def test_changing_the_password_on_the_api_closes_every_socket_of_the_old_credentials_and_the_new_token_connects(
+    alice: User, bob: User
+) -> None:
+    browser = signed_in(bob)
+    token, other = token_issue(user=bob), token_issue(user=bob)
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+
+    async def scenario() -> dict[str, Any]:
+        page, _ = await connected(cookie(browser))
+        used, _ = await connected(bearer(token))
+        kept_by_nobody, _ = await connected(bearer(other))
+        response = await in_thread(Api(token).post)(PASSWORD_CHANGE, body)
+        new_token = response.json()["token"]
+        await transfer_async(sender=alice, to_user_id=bob.pk, amount="2.00")
+        closes = [await s.receive_output(timeout=WAIT) for s in (page, used, kept_by_nobody)]
+        quiet = await nothing_more(page, used, kept_by_nobody)
+        fresh, hello = await connected(bearer(new_token))
+        for socket in (page, used, kept_by_nobody, fresh):
+            await socket.disconnect()
+        return {"status": response.status_code, "closes": closes, "quiet": quiet, "hello": hello}
+
+    result = run(scenario)
+    assert result["status"] == 200
+    assert result["closes"] == [CLOSED_4401] * 3
+    assert result["quiet"]
+    assert result["hello"]["type"] == "hello"
+
+
+def test_changing_the_password_on_the_page_closes_the_pages_own_socket_too_and_the_next_page_reconnects(
+    bob: User,
+) -> None:
+    # The page keeps its person signed in under a new session key (update_session_auth_hash cycles it):
+    # the socket of the old key closes with the others, and the page loaded next opens a new one.
+    browser = signed_in(bob)
+    form = {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_confirm": NEW_PASSWORD}
+
+    async def scenario() -> tuple[int, dict[str, Any], dict[str, Any]]:
+        page, _ = await connected(cookie(browser))
+        status = (await in_thread(browser.post)("/password/", form)).status_code
+        closed = await page.receive_output(timeout=WAIT)
+        await page.disconnect()
+        reloaded, hello = await connected(cookie(browser))
+        await reloaded.disconnect()
+        return status, closed, hello
+
+    status, closed, hello = run(scenario)
+    assert status == 302
+    assert closed == CLOSED_4401
+    assert hello["type"] == "hello"
+
+
+def test_a_password_reset_closes_every_socket_of_the_user(bob: User) -> None:
+    browser = signed_in(bob)
+    token = token_issue(user=bob)
+
+    async def scenario() -> tuple[int, list[dict[str, Any]], bool]:
+        page, _ = await connected(cookie(browser))
+        program, _ = await connected(bearer(token))
+        await in_thread(Api().post)(PASSWORD_RESET, {"mobile_number": bob.profile.mobile_number})
+        body = {"mobile_number": bob.profile.mobile_number, "code": last_code(bob.profile.mobile_number or "")}
+        status = (
+            await in_thread(Api().post)(PASSWORD_RESET_CONFIRM, {**body, "new_password": NEW_PASSWORD})
+        ).status_code
+        closes = [await page.receive_output(timeout=WAIT), await program.receive_output(timeout=WAIT)]
+        quiet = await nothing_more(page, program)
+        await page.disconnect()
+        await program.disconnect()
+        return status, closes, quiet
+
+    status, closes, quiet = run(scenario)
+    assert status == 200
+    assert closes == [CLOSED_4401, CLOSED_4401]
+    assert quiet
 
 
 def test_deactivating_a_user_in_the_admin_closes_every_socket_of_the_user(admin_client: Client, bob: User) -> None:

@@ -245,3 +245,23 @@ def _cookie(name: str, value: str, host: str) -> http.cookiejar.Cookie:
     return http.cookiejar.Cookie(
         0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {}
     )
+
+
+@contextmanager
+def task_worker(*, log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``manage.py db_worker`` process against the test database, sending SMS as files in ``log_dir/sms``
+    (the folder a ``daphne`` of the same ``log_dir`` writes to): what runs the outbox's tasks (alerts)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": tests_database_url(),
+        "PAYLANE_SMS_BACKEND": "file",
+        "PAYLANE_SMS_FILE_PATH": str(log_dir / "sms"),
+        **(extra_env or {}),
+    }
+    command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.2"]
+    with (log_dir / "worker.log").open("wb") as out:
+        proc = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        _stop(proc)

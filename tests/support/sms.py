@@ -18,12 +18,16 @@ def code_in(body: str) -> str:
     return str(found[0])
 
 
+# Every one-time code's message starts so (wallets/accounts/codes.py); alerts do not.
+CODE_MESSAGE = "Your Paylane code "
+
+
 def last_code(to: str) -> str:
-    """The code of the newest message the locmem backend sent to ``to``."""
+    """The code of the newest one-time code message the locmem backend sent to ``to`` (alerts aside)."""
     for message in reversed(sms.outbox):
-        if message.to == to:
+        if message.to == to and message.body.startswith(CODE_MESSAGE):
             return code_in(message.body)
-    raise AssertionError(f"no message to {to} in the outbox: {[m.to for m in sms.outbox]}")
+    raise AssertionError(f"no code sent to {to} in the outbox: {[m.to for m in sms.outbox]}")
 
 
 def messages_to(to: str) -> list[str]:
@@ -34,6 +38,6 @@ def last_code_in_folder(folder: Path, to: str) -> str:
     """The code of the newest message the ``file`` backend wrote to ``folder`` for ``to``."""
     for path in sorted(folder.glob("*.json"), reverse=True):
         message = json.loads(path.read_text())
-        if message["to"] == to:
+        if message["to"] == to and message["body"].startswith(CODE_MESSAGE):
             return code_in(message["body"])
     raise AssertionError(f"no message to {to} in {folder}")

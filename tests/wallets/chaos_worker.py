@@ -17,6 +17,9 @@ from django.db import InterfaceError, OperationalError, connection
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    # Standard output carries this worker's report: the security alerts of its transfers go to
+    # memory, not to the console backend's lines on the same output.
+    os.environ["PAYLANE_SMS_BACKEND"] = "locmem"
     django.setup()
     from wallets import services
     from wallets.errors import WalletError

@@ -268,7 +268,7 @@ def test_pushes_leave_only_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1")
     assert pushed == []
-    assert len(callbacks) == 1
+    assert len(callbacks) == 1  # the push (the alerts are a row of the outbox: tests/wallets/accounts/test_alerts.py)
     callbacks[0]()
     assert pushed == [entry]
 

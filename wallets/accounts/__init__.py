@@ -4,6 +4,11 @@
 * ``sms``: messages to phones, through ``PAYLANE_SMS_BACKEND``.
 * ``codes``: one-time codes by SMS (hashed, ten minutes, one use, five tries).
 * ``verification``: proving a mobile number; the first to verify a number keeps it.
+* ``passwords``: changing a password, resetting a forgotten one with a code (and the
+  decoys that keep a reset from telling which numbers have accounts).
+* ``alerts``: security alerts by SMS after the commit of what they report (money sent
+  and received, password, API token, PIN), off the request's thread; ``names``: the
+  masked names they show.
 * ``tokens``: API tokens (django-rest-knox rows, hashed at rest): issue, revoke,
   and the lookup every Bearer request and websocket handshake runs.
 * ``credentials``: what names a credential (an API token or a page session),

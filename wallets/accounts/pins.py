@@ -14,8 +14,9 @@ commit, racing wrong PINs cannot get more tries than the limit. The try commits
 before the caller learns its outcome, so a refusal stays counted whatever the
 caller does next.
 
-Every function returns what happened (``PinTry``, ``PinChange``): the hooks of
-security alerts ("PIN set, changed or locked") read it there.
+Every function returns what happened (``PinTry``, ``PinChange``); the security
+alerts ("PIN set, changed or locked", ``wallets.accounts.alerts``) are queued in
+the transaction that makes the change.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
 from wallets import ratelimit
-from wallets.accounts import codes
+from wallets.accounts import alerts, codes
 from wallets.errors import (
     InvalidPin,
     MobileNotVerified,
@@ -225,6 +226,7 @@ def _try_commit(*, user_id: int, pin: str, new_hash: str | None = None) -> PinTr
         if new_hash is not None:
             row.pin_hash, row.changed_at = new_hash, now
             changed += ["pin_hash", "changed_at"]
+            alerts.pin_changed(User(pk=user_id))
         elif rehash:
             row.pin_hash = pin_hash(pin)
             changed.append("pin_hash")
@@ -239,6 +241,7 @@ def _try_commit(*, user_id: int, pin: str, new_hash: str | None = None) -> PinTr
         changed.append("locked_until")
     row.save(update_fields=sorted(set(changed)))
     if row.locked_until is not None:
+        alerts.pin_locked(User(pk=user_id), until=row.locked_until)
         return PinTry(PinOutcome.LOCKED, locked_until=row.locked_until, locked_now=True)
     return PinTry(PinOutcome.WRONG, tries_left=limit - row.failures_in_a_row)
 
@@ -286,6 +289,7 @@ def pin_set(*, user: User, pin: object, current_pin: object = None, code: object
         try:
             with transaction.atomic(durable=True):
                 PaymentPin.objects.create(user_id=user.pk, pin_hash=new_hash)
+                alerts.pin_set(user)
         except IntegrityError:
             pass  # set a moment ago by another request: this one is a change, and needs a proof
         else:
@@ -321,6 +325,7 @@ def _change_by_code_commit(*, user_id: int, code: str, new_hash: str) -> tuple[c
     row.pin_hash, row.changed_at = new_hash, timezone.now()
     row.failures_in_a_row, row.locked_until = 0, None
     row.save(update_fields=["pin_hash", "changed_at", "failures_in_a_row", "locked_until"])
+    alerts.pin_changed(User(pk=user_id))
     return match, unlocked
 
 

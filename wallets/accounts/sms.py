@@ -10,8 +10,12 @@
   and has ``send_messages(messages) -> int`` (how many went out); raise
   ``SmsError`` (or anything) when the provider refuses. See docs/api.md.
 
-A message is sent within the request that asks for it (a one-time code) or right
-after the commit of what it reports (an alert, ``wallets.accounts.alerts``).
+A message is sent within the request that asks for it (a verification code), or
+after the answer by a task on a worker thread (``project/tasks.py``): an alert,
+after the commit of what it reports (``wallets.accounts.alerts``), and a
+password-reset code (``wallets.accounts.passwords``). A backend of your own must
+bound its own time (its HTTP client's timeout): a call that never returns holds
+its request, or its worker thread for good.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from knox.models import AuthToken, get_digest_token
 from knox.settings import CONSTANTS
 
 from ledger.statements import Statement
+from wallets.accounts import alerts
 from wallets.accounts.credentials import Credential, revoked_on_commit
 from wallets.models import User
 
@@ -65,7 +66,19 @@ def token_issue(*, user: User) -> str:
     """A new API token for ``user``, valid for ``PAYLANE_TOKEN_TTL``: the only time it can be seen.
 
     Transaction: one, durable. Locks: none (the user's expired token rows, deleted).
-    Side effects: deletes the user's expired tokens, inserts one row (its digest).
+    Side effects: deletes the user's expired tokens, inserts one row (its digest);
+    after COMMIT, a security alert by SMS to the user's verified number.
+    """
+    token = token_add(user=user)
+    alerts.api_token_issued(user)
+    return token
+
+
+def token_add(*, user: User) -> str:
+    """``token_issue`` inside the caller's transaction, without its alert: the caller's own alert says why.
+
+    Transaction: the caller's (a password change issues the one token that
+    survives it in the same commit). Writes: as ``token_issue``.
     """
     AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
     _, token = AuthToken.objects.create(user=user, expiry=settings.PAYLANE_TOKEN_TTL)
@@ -76,7 +89,8 @@ def token_issue(*, user: User) -> str:
 def tokens_issue_many(*, user_ids: list[int]) -> dict[int, str]:
     """A new token for each of ``user_ids`` (benchmarks sign in thousands of users at once).
 
-    Transaction: one, durable. Locks: none. Side effects: bulk INSERTs of one row per user.
+    Transaction: one, durable. Locks: none. Side effects: bulk INSERTs of one row per user;
+    no security alert (thousands of SMS for a benchmark's sign-ins would tell no one anything).
     """
     expiry = timezone.now() + settings.PAYLANE_TOKEN_TTL
     issued: dict[int, str] = {}

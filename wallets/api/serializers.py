@@ -215,6 +215,29 @@ class TokenResponse(serializers.Serializer):  # type: ignore[type-arg]
     token = serializers.CharField()
 
 
+class PasswordChangeRequest(serializers.Serializer):  # type: ignore[type-arg]
+    current_password = PasswordField()
+    new_password = NewPasswordField(
+        help_text="Django's password validators apply: not too common, not all digits, not like the username."
+    )
+
+
+class PasswordResetRequest(serializers.Serializer):  # type: ignore[type-arg]
+    mobile_number = MobileField(help_text="The account's verified number: the code goes there, if it has one.")
+
+
+class PasswordResetAcceptedResponse(serializers.Serializer):  # type: ignore[type-arg]
+    message = serializers.CharField(help_text="The same for every number: it never says whether one has an account.")
+
+
+class PasswordResetConfirmRequest(serializers.Serializer):  # type: ignore[type-arg]
+    mobile_number = MobileField()
+    code = CodeField()
+    new_password = NewPasswordField(
+        help_text="Django's password validators apply: not too common, not all digits, not like the username."
+    )
+
+
 class WalletResponse(serializers.Serializer):  # type: ignore[type-arg]
     user_id = serializers.IntegerField()
     username = serializers.CharField()
@@ -386,3 +409,15 @@ class PinSetRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-untype
 
 class NameRequestSchema(RegisterRequestSchema):
     target_class = NameRequest
+
+
+class PasswordChangeRequestSchema(RegisterRequestSchema):
+    target_class = PasswordChangeRequest
+
+
+class PasswordResetRequestSchema(RegisterRequestSchema):
+    target_class = PasswordResetRequest
+
+
+class PasswordResetConfirmRequestSchema(RegisterRequestSchema):
+    target_class = PasswordResetConfirmRequest

@@ -10,7 +10,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from wallets.api import accounts, views
+from wallets.api import accounts, passwords, views
 
 # Swagger UI's template carries one inline <style>: allowed on the docs page alone.
 DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
@@ -24,6 +24,13 @@ urlpatterns = [
     path("auth/pin/code/", accounts.PinCodeView.as_view(), name="api-pin-code"),
     path("auth/name/", accounts.NameView.as_view(), name="api-name"),
     path("recipients/", accounts.RecipientView.as_view(), name="api-recipients"),
+    path("auth/password/", passwords.PasswordChangeView.as_view(), name="api-password-change"),
+    path("auth/password/reset/", passwords.PasswordResetView.as_view(), name="api-password-reset"),
+    path(
+        "auth/password/reset/confirm/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="api-password-reset-confirm",
+    ),
     path("wallet/", views.WalletView.as_view(), name="api-wallet"),
     path("wallet/top-ups/", views.TopUpView.as_view(), name="api-top-ups"),
     path("transfers/", views.TransferView.as_view(), name="api-transfers"),

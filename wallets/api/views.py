@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 
 from ledger.models import Transaction
 from ledger.money import money_str
-from wallets import idempotency, selectors, services
-from wallets.accounts import payments, pins, registration, tokens
+from wallets import idempotency, payments, selectors, services
+from wallets.accounts import pins, registration, tokens
 from wallets.accounts.credentials import Credential
 from wallets.api import openapi
 from wallets.api import responses as r
@@ -234,7 +234,7 @@ class TopUpView(_MoneyView):
 
 
 class TransferView(_MoneyView):
-    """A transfer needs the payment PIN (``wallets.accounts.payments``).
+    """A transfer needs the payment PIN (``wallets.payments``).
 
     The body, PIN included, is checked for its form before anything else, so a
     retry with an ``Idempotency-Key`` carries a PIN of the right form too. The

@@ -16,7 +16,8 @@ from ledger.models import Transaction
 from tests.conftest import PIN, balance_of
 from tests.racing import race
 from tests.support.sms import last_code, messages_to
-from wallets.accounts import payments, pins
+from wallets import payments
+from wallets.accounts import pins
 from wallets.errors import (
     CodeExpired,
     InvalidCode,

@@ -1,12 +1,13 @@
 """Checks of our own for the schemathesis run (``schemathesis.toml`` loads this module).
 
-A schema states the form of a request, not the state it meets. Four operations refuse
+A schema states the form of a request, not the state it meets. Some operations refuse
 well-formed requests with a 400 for reasons no schema can state: sign-up (a taken username
 or number, Django's password validators, numbering plans), transfers (paying yourself,
 a number no country assigns, a recipient's full wallet), setting the PIN (a PIN is already
-set and no proof was given, a wrong or used code) and the recipient lookup (exactly one of
-two query parameters, numbering plans). The config lets
-``positive_data_acceptance`` take a 400 there; ``refusals_of_valid_requests_are_semantic``
+set and no proof was given, a wrong or used code), the recipient lookup (exactly one of
+two query parameters, numbering plans) and the password endpoints (a wrong current password,
+a wrong or expired code, password validators, numbering plans). The config
+lets ``positive_data_acceptance`` take a 400 there; ``refusals_of_valid_requests_are_semantic``
 takes it back for every other reason, so a schema-valid request refused for its form still fails.
 ``every_operation_succeeds_somewhere`` keeps the run from passing vacuously (every call a 401).
 """
@@ -24,12 +25,20 @@ _PASSWORD_RULES = (
     "This password is too common.",
     "This password is entirely numeric.",
     "The password is too similar to the username.",
+    "The password is too similar to the first name.",
+    "The password is too similar to the last name.",
 )
 _NUMBERING_PLAN = (phone.NOT_A_NUMBER_MESSAGE, phone.NOT_ASSIGNED_MESSAGE)
 
-# operation -> field (None for a refusal of the whole request) -> (code, messages); None: any
-# combination of the listed sentences.
-_SEMANTIC_400: dict[str, dict[str | None, tuple[str, tuple[str, ...]]]] = {
+_WRONG_CODE = [
+    ("invalid_code", (errors.InvalidCode.default_message,)),
+    ("code_expired", (errors.CodeExpired.default_message,)),
+]
+
+# operation -> field (None for a refusal of the whole request) -> (code, messages), or a list of
+# such alternatives; the messages may come in any combination of the listed sentences.
+Rule = tuple[str, tuple[str, ...]]
+_SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
     "POST /api/v1/auth/register/": {
         "username": ("validation_error", (errors.UsernameTaken.default_message,)),
         "password": ("validation_error", _PASSWORD_RULES),
@@ -43,12 +52,24 @@ _SEMANTIC_400: dict[str, dict[str | None, tuple[str, tuple[str, ...]]]] = {
     # The state of the account: a PIN already set needs a proof to change; a code is right or not.
     "PUT /api/v1/auth/pin/": {
         "current_pin": ("pin_required", (errors.PinProofRequired.default_message,)),
-        "code": ("invalid_code|code_expired", (errors.InvalidCode.default_message, errors.CodeExpired.default_message)),
+        "code": _WRONG_CODE,
     },
     # Exactly one of two query parameters, which OpenAPI cannot say of parameters; numbering plans.
     "GET /api/v1/recipients/": {
         "recipient": ("validation_error", (errors.RecipientUnclear.default_message,)),
         "mobile": ("validation_error", _NUMBERING_PLAN),
+    },
+    "POST /api/v1/auth/password/": {
+        "current_password": ("invalid_password", (errors.InvalidPassword.default_message,)),
+        "new_password": ("validation_error", _PASSWORD_RULES),
+    },
+    "POST /api/v1/auth/password/reset/": {
+        "mobile_number": ("validation_error", _NUMBERING_PLAN),
+    },
+    "POST /api/v1/auth/password/reset/confirm/": {
+        "mobile_number": ("validation_error", _NUMBERING_PLAN),
+        "new_password": ("validation_error", _PASSWORD_RULES),
+        "code": _WRONG_CODE,
     },
 }
 
@@ -62,14 +83,19 @@ def _is_semantic(operation: str, error: dict[str, Any]) -> bool:
         named = [(name, message) for name, messages in fields.items() for message in messages]
     for field, message in named:
         rule = rules.get(field)
-        if rule is None or error.get("code") not in rule[0].split("|"):
-            return False
-        rest = message
-        for sentence in rule[1]:
-            rest = rest.replace(sentence, "")
-        if rest.strip():
+        alternatives = rule if isinstance(rule, list) else [rule] if rule is not None else []
+        if not any(_explains(alternative, error.get("code"), message) for alternative in alternatives):
             return False
     return True
+
+
+def _explains(rule: Rule, code: object, message: str) -> bool:
+    if code != rule[0]:
+        return False
+    rest = message
+    for sentence in rule[1]:
+        rest = rest.replace(sentence, "")
+    return not rest.strip()
 
 
 @schemathesis.check
@@ -93,8 +119,15 @@ def refusals_of_valid_requests_are_semantic(ctx: Any, response: Any, case: Any) 
 
 
 # The run signs in as a user whose number is verified: asking for a verification code answers
-# 409 already_verified for them, never 2xx (tests/wallets/accounts/ covers its 202).
-_NEVER_2XX_FOR_A_VERIFIED_USER = {"POST /api/v1/auth/mobile/code/"}
+# 409 already_verified for them, never 2xx (tests/wallets/accounts/ covers its 202). It knows no
+# reset code and never the current password (changing it would sign the run itself out): the
+# password change and the reset's confirmation answer 400 to it, never 2xx
+# (tests/wallets/accounts/test_passwords.py covers their 200).
+_NEVER_2XX_FOR_A_VERIFIED_USER = {
+    "POST /api/v1/auth/mobile/code/",
+    "POST /api/v1/auth/password/",
+    "POST /api/v1/auth/password/reset/confirm/",
+}
 
 
 @schemathesis.check
