@@ -20,8 +20,10 @@ RESULTS = Path(os.environ.get("PAYLANE_BENCH_RESULTS") or Path(__file__).resolve
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/paylane_bench"
 
 
-# Security alerts are composed and queued as in production, and not sent (bench/sms.py).
-SMS_BACKEND = "bench.sms.Unsent"
+# Messages to phones as files (the one-time codes the HTTP benchmark's person reads back). Security
+# alerts are queued by every transfer as in production (outbox rows); no worker runs to send them.
+SMS_BACKEND = "file"
+SMS_FOLDER = RESULTS / "sms"
 
 
 def django_setup(database_url: str, redis_url: str | None = None) -> None:
@@ -38,6 +40,7 @@ def django_setup(database_url: str, redis_url: str | None = None) -> None:
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-" + "x" * 40)
     os.environ.setdefault("PAYLANE_SMS_BACKEND", SMS_BACKEND)
+    os.environ.setdefault("PAYLANE_SMS_FILE_PATH", str(SMS_FOLDER))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django
 

@@ -14,6 +14,8 @@ import http.client
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,7 +49,9 @@ def daphnes_start(
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PAYLANE_TRANSFER_RATE": "1000000/s",  # measure the stack, not the rate limiter's refusals
+        "PAYLANE_REGISTER_RATE": "1000/m",  # the person of person_join, at every run
         "PAYLANE_SMS_BACKEND": harness.SMS_BACKEND,
+        "PAYLANE_SMS_FILE_PATH": str(harness.SMS_FOLDER),
         **(extra_env or {}),
     }
     ports = [free_port() for _ in range(count)]
@@ -73,6 +77,45 @@ def daphnes_start(
                     raise RuntimeError(f"daphne on port {port} did not start") from None
                 time.sleep(0.1)
     return procs, ports
+
+
+def _call(port: int, method: str, path: str, body: dict[str, Any], token: str = "") -> dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    conn.request(method, "/api/v1" + path, body=json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    answer: dict[str, Any] = json.loads(response.read() or b"{}")
+    conn.close()
+    if response.status >= 300:
+        raise RuntimeError(f"{method} {path}: HTTP {response.status} {answer}")
+    return answer
+
+
+def person_join(port: int, mobile: str) -> tuple[int, str]:
+    """One more payer who walks in as a person does, on the API: sign up, the code read off the ``file``
+    SMS backend, a PIN, money in. Proves the benchmark's path still has every step a person's has."""
+    password = "benchmark person " + mobile
+    shutil.rmtree(harness.SMS_FOLDER, ignore_errors=True)  # no code of an earlier run
+    user = _call(
+        port,
+        "POST",
+        "/auth/register/",
+        {"username": f"person{mobile[-6:]}", "password": password, "mobile_number": mobile},
+    )
+    token = _call(port, "POST", "/auth/token/", {"username": user["username"], "password": password})["token"]
+    deadline = time.monotonic() + 10
+    while True:
+        sent = [json.loads(p.read_text()) for p in sorted(harness.SMS_FOLDER.glob("*.json"), reverse=True)]
+        codes = [re.findall(r"\b[0-9]{6}\b", m["body"]) for m in sent if m["to"] == mobile]
+        if codes and codes[0]:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no code reached {mobile} in {harness.SMS_FOLDER}")
+        time.sleep(0.05)
+    _call(port, "POST", "/auth/mobile/verify/", {"code": codes[0][0]}, token)
+    _call(port, "PUT", "/auth/pin/", {"pin": PIN}, token)
+    _call(port, "POST", "/wallet/top-ups/", {"amount": "100000.00"}, token)
+    return int(user["user_id"]), token
 
 
 def client_job(ports: list[int], tokens: dict[int, str], user_ids: list[int]) -> Callable[[int], Callable[[], None]]:
@@ -123,6 +166,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for daphnes in [int(d) for d in args.daphnes.split(",")]:
         procs, ports = daphnes_start(daphnes, args.database_url, args.redis_url)
         try:
+            if len(tokens) == len(user_ids):  # once: the person joins the benchmark's payers
+                joined, token = person_join(ports[0], "+917199999999")
+                tokens[joined] = token
+                user_ids.append(joined)
             for clients in [int(c) for c in args.clients.split(",")]:
                 run = harness.measure(
                     f"http/{daphnes}-daphne", client_job(ports, tokens, user_ids), workers=clients, seconds=args.seconds

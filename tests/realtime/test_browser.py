@@ -6,6 +6,7 @@ selenium is never allowed to download one. Runs in the PostgreSQL + Redis pass.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import PIN
-from tests.support.live import Daphne, daphne, session_key
+from tests.support.live import Daphne, daphne, session_key, task_worker
+from tests.support.sms import last_code_in_folder
 from wallets.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -42,11 +44,12 @@ OpenAs = Callable[[Daphne, User], Any]
 
 
 @pytest.fixture
-def browser_for() -> Iterator[OpenAs]:
+def chromium() -> Iterator[Callable[[], Any]]:
+    """``chromium()`` opens a fresh headless browser (its own profile: no cookies), closed after the test."""
     drivers: list[Any] = []
     dirs: list[str] = []
 
-    def open_as(server: Daphne, user: User) -> Any:
+    def open_browser() -> Any:
         profile = tempfile.mkdtemp(prefix="paylane-chromium-")
         dirs.append(profile)
         options = webdriver.ChromeOptions()
@@ -66,17 +69,26 @@ def browser_for() -> Iterator[OpenAs]:
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
         drivers.append(driver)
+        return driver
+
+    yield open_browser
+    for driver in drivers:
+        driver.quit()
+    for profile in dirs:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser_for(chromium: Callable[[], Any]) -> OpenAs:
+    def open_as(server: Daphne, user: User) -> Any:
+        driver = chromium()
         driver.get(server.http + "/static/css/paylane.css")  # a page on the origin, to set its cookie
         driver.add_cookie({"name": "sessionid", "value": session_key(user), "path": "/"})
         driver.get(server.http + "/dashboard/")
         wait_live(driver)
         return driver
 
-    yield open_as
-    for driver in drivers:
-        driver.quit()
-    for profile in dirs:
-        shutil.rmtree(profile, ignore_errors=True)
+    return open_as
 
 
 def wait_live(driver: Any) -> None:
@@ -189,3 +201,74 @@ def test_the_transfer_form_sent_twice_from_the_browser_pays_once(
     assert alice_browser.find_element(By.ID, "balance").text == "INR 960.00"
     assert Transaction.objects.filter(transaction_type="TRANSFER").count() == 1
     assert alice_browser.save_screenshot(str(tmp_path / "sent-twice.png"))
+
+
+def test_a_new_user_types_the_code_and_the_pin_and_pays_by_mobile_after_seeing_the_payees_name(
+    chromium: Callable[[], Any], register: Callable[..., User], tmp_path: Path
+) -> None:
+    """The README's walk-through, typed: sign up, the code from the phone, a PIN, money in, pay by mobile."""
+    from django.conf import settings
+
+    register("bob", mobile="+919812345678", first_name="Bobby", last_name="Kumar")
+    redis_url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
+    with daphne(redis_url=redis_url, log_dir=tmp_path) as server, task_worker(log_dir=tmp_path):
+        browser = chromium()
+
+        def fill(action: str, fields: dict[str, str]) -> None:
+            form = browser.find_element(By.CSS_SELECTOR, f"main form:has(input[name=action][value={action}])")
+            for name, value in fields.items():
+                form.find_element(By.NAME, name).send_keys(value)
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+        def type_into(path: str, fields: dict[str, str]) -> None:
+            form = browser.find_element(By.CSS_SELECTOR, f"main form[action='{path}']")
+            for name, value in fields.items():
+                form.find_element(By.NAME, name).send_keys(value)
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+        def on(path: str) -> None:
+            WebDriverWait(browser, 10).until(lambda d: d.current_url == server.http + path)
+
+        browser.get(server.http + "/")
+        fill(
+            "register",
+            {
+                "register-username": "nia",
+                "register-first_name": "Nia",
+                "register-last_name": "Shah",
+                "register-mobile_number": "98000 00552",
+                "register-password": "a long walk to the shop",
+                "register-password_confirm": "a long walk to the shop",
+            },
+        )
+        on("/verify-mobile/")
+        code = last_code_in_folder(server.sms, "+919800000552")  # read off the phone
+        fill("verify", {"code": code})
+        on("/dashboard/")
+        assert browser.find_elements(By.ID, "pin-notice")
+
+        browser.get(server.http + "/pin/")
+        fill("set", {"pin": "4826", "pin_confirm": "4826"})
+        on("/dashboard/")
+        browser.get(server.http + "/add-money/")
+        type_into("/add-money/", {"amount": "500"})
+        on("/dashboard/")
+
+        browser.get(server.http + "/pay-mobile/")
+        type_into("/pay-mobile/", {"mobile_number": "98123 45678", "amount": "120"})
+        WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "payee-name"))
+        assert browser.find_element(By.ID, "payee-name").text == "Bo*** K****"
+        assert browser.find_element(By.ID, "payment-amount").text == "INR 120.00"
+        browser.save_screenshot(str(tmp_path / "confirm.png"))
+        type_into("/pay-mobile/", {"pin": "4826"})
+        on("/dashboard/")
+        WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "balance").text == "INR 380.00")
+
+        def alerts(to: str) -> list[str]:
+            found = [json.loads(path.read_text()) for path in sorted(server.sms.glob("*.json"))]
+            return [message["body"] for message in found if message["to"] == to]
+
+        WebDriverWait(browser, 15).until(
+            lambda _: "Received INR 120.00 from Ni* S***. Balance INR 120.00." in alerts("+919812345678")
+        )
+        assert "Paid INR 120.00 to Bo*** K****. Balance INR 380.00." in alerts("+919800000552")

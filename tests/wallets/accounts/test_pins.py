@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -80,13 +79,12 @@ def test_a_rotated_secret_key_keeps_pins_working_and_rehashes_them_at_the_next_r
     assert pins.PIN_HASHER.verify(PIN, rehashed)
 
 
-def test_checking_a_pin_costs_about_a_millisecond_not_half_a_second(alice: User) -> None:
-    stored = row(alice).pin_hash
-    started = time.perf_counter()
-    for _ in range(20):
-        pins.PIN_HASHER.verify(PIN, stored)
-    # About 1 ms each on a laptop core (docs/security.md); generous for a loaded 2-core machine.
-    assert (time.perf_counter() - started) / 20 < 0.05
+def test_a_pin_hash_is_stretched_a_few_thousand_times_not_at_the_password_cost(alice: User) -> None:
+    # The cost every payment pays: 5,000 PBKDF2 rounds, a few hundred times fewer than a password's
+    # (measured per check in docs/security.md, 6.4.x PIN storage; a benchmark, not a timed test).
+    algorithm, iterations, _salt, _hash = row(alice).pin_hash.split("$")
+    assert (algorithm, int(iterations)) == ("paylane_pin_pbkdf2_sha256", 5_000)
+    assert PBKDF2PasswordHasher.iterations >= 100 * int(iterations)
 
 
 # --- Its rules --------------------------------------------------------------------------------
