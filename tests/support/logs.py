@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,3 +54,11 @@ def captured_logs(*, log_format: str = "json", every_logger_at: int | None = Non
             lg.removeHandler(handler)
         for lg, level in levels.items():
             lg.setLevel(level)
+
+
+def mentions(text: str, secret: str) -> bool:
+    """Whether ``secret`` appears in ``text``. A secret of digits (a PIN, a code) counts only where it
+    stands alone: inside a random hex request id (``…b4826f3…``) or a longer number it is no leak."""
+    if not secret.isdigit():
+        return secret in text
+    return re.search(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", text) is not None
