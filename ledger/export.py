@@ -37,6 +37,9 @@ CSV_HEADER: list[str] = [
     "receiver_version_after",
     "failure_reason",
     "row_hash",
+    # Added later, at the end so that readers of the first columns keep working.
+    "note",
+    "corrects_id",
 ]
 
 # Lines per chunk when streaming to an ASGI server.
@@ -73,6 +76,8 @@ def csv_row(entry: Transaction) -> list[str]:
         entry.receiver_version_after,
         entry.failure_reason,
         entry.row_hash,
+        entry.note,
+        entry.corrects_id,
     ]
     return [csv_cell(v) for v in values]
 

@@ -43,6 +43,11 @@ ROW_FIELDS: tuple[str, ...] = (
     "failure_reason",
     "created_at",
 )
+# Fields that arrived later (a note, the entry a refund or reversal corrects). A row that has any
+# of them hashes in form 2, which covers them too; a row without them hashes exactly as before, so
+# every row hashed in form 1 still verifies.
+V2_FIELDS: tuple[str, ...] = ("note", "corrects_id")
+HASHED_FIELDS: tuple[str, ...] = ROW_FIELDS + V2_FIELDS
 
 
 def _canonical_value(value: Any) -> Any:
@@ -59,6 +64,9 @@ def row_canonical(values: dict[str, Any]) -> bytes:
     """The canonical bytes of one ledger row's content (see the module docstring)."""
     content = {name: _canonical_value(values[name]) for name in ROW_FIELDS}
     content["v"] = ROW_HASH_VERSION
+    if any(values.get(name) for name in V2_FIELDS):
+        content.update({name: _canonical_value(values.get(name)) for name in V2_FIELDS})
+        content["v"] = 2
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 

@@ -11,6 +11,12 @@ Design
   TRANSFER has both. A FAILED row (insufficient funds, over the daily limit)
   moves nothing: it carries the sender's unchanged balance and version and no
   receiver figures, and is shown to the sender only.
+* Mistakes are corrected by new entries, never by edits: a REFUND (by the
+  receiver of a transfer) and a REVERSAL (by two staff members) move money
+  back from the receiver to the sender of the entry they name in ``corrects``.
+  The corrections of one entry never add up to more than its amount: they are
+  made with both parties' wallets locked, which serialises them, and
+  ``verify_ledger`` checks the sums.
 * Append-only, three times over: database triggers (installed by the
   migrations, re-applied from ``ledger/sql/``) refuse UPDATE, DELETE and
   TRUNCATE from any client, and on SQLite an INSERT that would replace a row
@@ -18,7 +24,8 @@ Design
   existing row, ``delete()`` and queryset ``update()``/``delete()``; the
   foreign keys PROTECT users, so nothing cascades into the ledger.
 * CHECK constraints: amount > 0; sender differs from receiver; ADD_MONEY has no
-  sender and TRANSFER has one; a SUCCESS row carries the receiver's figures.
+  sender and the others have one; a REFUND or REVERSAL names the entry it
+  corrects and nothing else does; a SUCCESS row carries the receiver's figures.
 * Tamper evidence (``docs/audit.md``): each row carries the SHA-256 of its
   content (``ledger/hashing.py``), and ``Seal`` rows chain blocks of row
   hashes, so an edit made with the triggers disabled is still found by
@@ -75,6 +82,9 @@ class Transaction(AppendOnlyModel):
     class Type(models.TextChoices):
         ADD_MONEY = "ADD_MONEY", "Add money"
         TRANSFER = "TRANSFER", "Transfer"
+        # Corrections: new entries, never edits. Each names the entry it corrects (``corrects``).
+        REFUND = "REFUND", "Refund"
+        REVERSAL = "REVERSAL", "Reversal"
 
     class Status(models.TextChoices):
         SUCCESS = "SUCCESS", "Success"
@@ -103,6 +113,10 @@ class Transaction(AppendOnlyModel):
     # SHA-256 of the row's canonical content without its id (ledger/hashing.py),
     # set by entry_append before the INSERT. Blank only on rows that predate it.
     row_hash = models.CharField(max_length=64, blank=True, default="")
+    # What the payer wrote (at most 80 characters, no control characters); part of the hash.
+    note = models.CharField(max_length=80, blank=True, default="")
+    # The entry a REFUND or REVERSAL corrects (the same two parties, the other way); part of the hash.
+    corrects = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections")
 
     class Meta:
         ordering = ["-id"]
@@ -113,6 +127,7 @@ class Transaction(AppendOnlyModel):
             # The admin's type and status filters, newest first, without walking the whole ledger.
             models.Index(fields=["status", "-id"], name="ledger_tx_status_id"),
             models.Index(fields=["transaction_type", "-id"], name="ledger_tx_type_id"),
+            models.Index(fields=["corrects"], name="ledger_tx_corrects", condition=models.Q(corrects__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_tx_amount_positive"),
@@ -121,13 +136,20 @@ class Transaction(AppendOnlyModel):
                 name="ledger_tx_sender_not_receiver",
             ),
             models.CheckConstraint(
-                condition=models.Q(transaction_type__in=["ADD_MONEY", "TRANSFER"]), name="ledger_tx_type_valid"
+                condition=models.Q(transaction_type__in=["ADD_MONEY", "TRANSFER", "REFUND", "REVERSAL"]),
+                name="ledger_tx_type_valid",
             ),
             models.CheckConstraint(condition=models.Q(status__in=["SUCCESS", "FAILED"]), name="ledger_tx_status_valid"),
             models.CheckConstraint(
                 condition=(models.Q(transaction_type="ADD_MONEY", sender__isnull=True, status="SUCCESS"))
-                | models.Q(transaction_type="TRANSFER", sender__isnull=False),
+                | models.Q(transaction_type__in=["TRANSFER", "REFUND", "REVERSAL"], sender__isnull=False),
                 name="ledger_tx_parties_match_type",
+            ),
+            # A correction names what it corrects; nothing else does.
+            models.CheckConstraint(
+                condition=models.Q(transaction_type__in=["REFUND", "REVERSAL"], corrects__isnull=False)
+                | models.Q(transaction_type__in=["ADD_MONEY", "TRANSFER"], corrects__isnull=True),
+                name="ledger_tx_corrects_matches_type",
             ),
             models.CheckConstraint(
                 condition=models.Q(status="FAILED")

@@ -80,7 +80,7 @@ def trigger_findings(tables: Iterable[str] | None = None) -> list[Finding]:
 def row_hash_findings() -> list[Finding]:
     """One finding per ledger row whose stored content no longer hashes to its ``row_hash``."""
     findings: list[Finding] = []
-    rows = Transaction.objects.order_by("id").values("id", "row_hash", *hashing.ROW_FIELDS)
+    rows = Transaction.objects.order_by("id").values("id", "row_hash", *hashing.HASHED_FIELDS)
     for row in rows.iterator(chunk_size=2000):
         if not row["row_hash"]:
             findings.append(Finding("row_hash", f"ledger row {row['id']}", "has no row hash"))

@@ -41,6 +41,8 @@ def entry_append(
     status: str = Transaction.Status.SUCCESS,
     failure_reason: str = "",
     created_at: datetime | None = None,
+    note: str = "",
+    corrects_id: int | None = None,
 ) -> Transaction:
     """Insert one ledger row with each party's balance and version after it.
 
@@ -66,8 +68,10 @@ def entry_append(
         receiver_version_after=None if failed else receiver.version,
         failure_reason=failure_reason,
         created_at=created_at or timezone.now(),
+        note=note,
+        corrects_id=corrects_id,
     )
-    entry.row_hash = hashing.row_hash_compute({name: getattr(entry, name) for name in hashing.ROW_FIELDS})
+    entry.row_hash = hashing.row_hash_compute({name: getattr(entry, name) for name in hashing.HASHED_FIELDS})
     _ENTRY_INSERT.save(entry)
     return entry
 

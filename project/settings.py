@@ -325,6 +325,8 @@ PAYLANE_DAILY_LIMIT = Decimal(env.str("PAYLANE_DAILY_LIMIT", default="100000.00"
 PAYLANE_TOP_UP_MAX = Decimal(env.str("PAYLANE_TOP_UP_MAX", default="100000.00"))
 PAYLANE_PHONE_REGION = env.str("PAYLANE_PHONE_REGION", default="IN")
 PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
+# How long after a transfer its receiver may refund it (wallets/corrections.py).
+PAYLANE_REFUND_DAYS = env.int("PAYLANE_REFUND_DAYS", default=30)
 
 # Messages to phones (wallets/accounts/sms.py): console, file, locmem or a dotted path to a class.
 PAYLANE_SMS_BACKEND = env.str("PAYLANE_SMS_BACKEND", default="console")

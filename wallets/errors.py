@@ -226,3 +226,26 @@ class PayeeNotFound(RecipientNotFound):
     """A recipient lookup (``GET /api/v1/recipients/``) that finds no verified, active account: a 404 there."""
 
     http_status = 404
+
+
+class InvalidNote(ValidationFailed):
+    field = "note"
+    default_message = "A note is at most 80 characters, without control characters."
+
+
+class NotRefundable(WalletError):
+    code = "not_refundable"
+    http_status = 403
+    default_message = "This entry cannot be refunded."
+
+
+class AlreadyRefunded(WalletError):
+    code = "already_refunded"
+    http_status = 409
+    default_message = "Nothing is left to refund of this payment."
+
+
+class RefundInsufficientFunds(InsufficientFunds):
+    """A refund the refunding person's balance does not cover: refused, nothing recorded (a 400, not a 422)."""
+
+    http_status = 400

@@ -20,6 +20,19 @@ class AmountField(forms.CharField):
         )
 
 
+class NoteField(forms.CharField):
+    """What the payment is for: optional text; ``wallets.notes.note_clean`` judges it (in the service)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(
+            required=False,
+            strip=False,
+            label="Note (optional)",
+            widget=forms.TextInput(attrs={"maxlength": "80", "autocomplete": "off", "placeholder": "What is it for?"}),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
 class PinField(forms.CharField):
     """A PIN typed on a page: masked, never filled in again, no autocomplete; the service judges it.
 
@@ -117,6 +130,7 @@ class TransferForm(OneTimeForm):
         max_length=20, label="Recipient user id", widget=forms.TextInput(attrs={"inputmode": "numeric"})
     )
     amount = AmountField()
+    note = NoteField()
     pin = PinField()
 
 
@@ -129,6 +143,7 @@ class PayMobileDetailsForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "98765 43210"}),
     )
     amount = AmountField()
+    note = NoteField()
 
 
 class PayMobileForm(OneTimeForm):
@@ -136,6 +151,7 @@ class PayMobileForm(OneTimeForm):
 
     mobile_number = forms.CharField(max_length=32, widget=forms.HiddenInput)
     amount = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    note = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
     pin = PinField()
 
 

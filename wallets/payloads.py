@@ -30,6 +30,10 @@ class TransactionPayload(TypedDict):
     receiver: PartyPayload
     failure_reason: str | None
     created_at: str
+    # What the payer wrote, or None.
+    note: str | None
+    # The entry a REFUND or REVERSAL corrects, or None.
+    corrects: int | None
 
 
 def party_payload(user: User) -> PartyPayload:
@@ -48,4 +52,6 @@ def transaction_payload(entry: Transaction) -> TransactionPayload:
         "receiver": party_payload(entry.receiver),
         "failure_reason": entry.failure_reason or None,
         "created_at": timezone.localtime(entry.created_at).isoformat(),
+        "note": entry.note or None,
+        "corrects": entry.corrects_id,
     }

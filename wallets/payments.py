@@ -25,6 +25,7 @@ def payment_send(
     amount: object,
     to_user_id: object = None,
     to_mobile: str | None = None,
+    note: str = "",
     on_recorded: OnRecorded | None = None,
 ) -> Transaction:
     """Check ``sender``'s payment PIN, then move ``amount`` to the recipient (``services.transfer_create``).
@@ -40,5 +41,5 @@ def payment_send(
     """
     pins.pin_verify(user=sender, pin=pin)
     return services.transfer_create(
-        sender=sender, amount=amount, to_user_id=to_user_id, to_mobile=to_mobile, on_recorded=on_recorded
+        sender=sender, amount=amount, to_user_id=to_user_id, to_mobile=to_mobile, note=note, on_recorded=on_recorded
     )

@@ -53,6 +53,7 @@ from wallets.errors import (
 from wallets.limits import spent_on_day
 from wallets.models import Profile, User, Wallet
 from wallets.money import amount_parse
+from wallets.notes import note_clean
 from wallets.observe import movement_observed
 
 # The largest balance the column holds (12 integer digits, 2 decimals).
@@ -111,9 +112,10 @@ def transfer_create(
     amount: object,
     to_user_id: object = None,
     to_mobile: str | None = None,
+    note: str = "",
     on_recorded: OnRecorded | None = None,
 ) -> Transaction:
-    """Move ``amount`` from ``sender`` to a registered user, by id or by mobile number.
+    """Move ``amount`` from ``sender`` to a registered user, by id or by mobile number, with an optional ``note``.
 
     Exactly one of ``to_user_id`` and ``to_mobile`` names the recipient.
     Transaction: one, durable, for the transfer. Locks: both wallets,
@@ -137,15 +139,23 @@ def transfer_create(
     with nothing recorded.
     """
     value = amount_parse(amount)
+    text = note_clean(note)
     receiver_id = _recipient_resolve(sender_id=sender.pk, to_user_id=to_user_id, to_mobile=to_mobile)
     if receiver_id == sender.pk:
         raise SelfTransfer()
     with busy_on_timeout():
         try:
-            return _transfer_commit(sender_id=sender.pk, receiver_id=receiver_id, amount=value, on_recorded=on_recorded)
+            return _transfer_commit(
+                sender_id=sender.pk, receiver_id=receiver_id, amount=value, note=text, on_recorded=on_recorded
+            )
         except (InsufficientFunds, DailyLimitExceeded) as refusal:
             _attempt_record_failed(
-                sender_id=sender.pk, receiver_id=receiver_id, amount=value, reason=refusal, on_recorded=on_recorded
+                sender_id=sender.pk,
+                receiver_id=receiver_id,
+                amount=value,
+                note=text,
+                reason=refusal,
+                on_recorded=on_recorded,
             )
             raise
 
@@ -214,7 +224,7 @@ def _wallets_lock(*, sender_id: int, receiver_id: int) -> tuple[dict[int, Wallet
 
 @transaction.atomic(durable=True)
 def _transfer_commit(
-    *, sender_id: int, receiver_id: int, amount: Decimal, on_recorded: OnRecorded | None
+    *, sender_id: int, receiver_id: int, amount: Decimal, note: str, on_recorded: OnRecorded | None
 ) -> Transaction:
     wallets, verified = _wallets_lock(sender_id=sender_id, receiver_id=receiver_id)
     # The one clock reading, taken under the locks (so a wallet's movements read
@@ -251,6 +261,7 @@ def _transfer_commit(
         sender=_party(sender),
         receiver=_party(receiver),
         created_at=now,
+        note=note,
     )
     _parties_attach(entry, sender=sender, receiver=receiver)
     alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
@@ -312,7 +323,13 @@ WHERE id IN (%s, %s)
 
 @transaction.atomic(durable=True)
 def _attempt_record_failed(
-    *, sender_id: int, receiver_id: int, amount: Decimal, reason: WalletError, on_recorded: OnRecorded | None
+    *,
+    sender_id: int,
+    receiver_id: int,
+    amount: Decimal,
+    note: str,
+    reason: WalletError,
+    on_recorded: OnRecorded | None,
 ) -> Transaction:
     # Locked so that the FAILED row's id, too, follows this wallet's commit order.
     sender = Wallet.objects.select_for_update().get(user_id=sender_id)
@@ -323,6 +340,7 @@ def _attempt_record_failed(
         receiver=Party(user_id=receiver_id),
         status=Transaction.Status.FAILED,
         failure_reason=reason.code,
+        note=note,
     )
     # The one place a refusal learns its ledger row: everything after (the
     # Idempotency-Key's record, the API's answer, the page) reads it from here.

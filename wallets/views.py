@@ -48,6 +48,7 @@ from wallets.forms import (
 from wallets.formtokens import form_token_key
 from wallets.models import User
 from wallets.money import amount_parse
+from wallets.notes import note_clean
 from wallets.services import OnRecorded
 
 RECENT_ON_DASHBOARD = 10
@@ -311,6 +312,7 @@ class TransferView(MoneyFormView):
             pin=data["pin"],
             to_user_id=data["to_user_id"],
             amount=data["amount"],
+            note=data.get("note") or "",
             on_recorded=on_recorded,
         )
 
@@ -357,13 +359,16 @@ class PayMobileView(TransferView):
         user = signed_in_user(request)
         try:
             amount = amount_parse(details.cleaned_data["amount"])
+            note = note_clean(details.cleaned_data["note"])
             self.payee = payees.recipient_lookup(viewer=user, mobile_number=details.cleaned_data["mobile_number"])
             if self.payee.user_id == user.pk:
                 raise SelfTransfer()
         except WalletError as error:
             _add_error(details, error, recipient_field="mobile_number")
             return _with_retry_after(self._details(details, status=_status_of(error)), error)
-        form = PayMobileForm(initial={"mobile_number": details.cleaned_data["mobile_number"], "amount": str(amount)})
+        form = PayMobileForm(
+            initial={"mobile_number": details.cleaned_data["mobile_number"], "amount": str(amount), "note": note}
+        )
         return self.render_to_response(self.get_context_data(form=form))
 
     def _details(self, form: forms.Form, *, status: int = 200) -> HttpResponse:
@@ -374,6 +379,7 @@ class PayMobileView(TransferView):
         form = context["form"]
         mobile = form.data.get(form.add_prefix("mobile_number")) if form.is_bound else form.initial.get("mobile_number")
         amount = form.data.get(form.add_prefix("amount")) if form.is_bound else form.initial.get("amount")
+        note = form.data.get(form.add_prefix("note")) if form.is_bound else form.initial.get("note")
         if self.payee is None and mobile and not self._recipient_refused:
             # A confirmation shown again (a wrong PIN, say): the same lookup, which finds them and so counts nothing.
             try:
@@ -384,7 +390,7 @@ class PayMobileView(TransferView):
             context["amount"] = amount_parse(amount)
         except WalletError:
             context["amount"] = None
-        context.update(payee=self.payee, mobile_number=mobile)
+        context.update(payee=self.payee, mobile_number=mobile, note=note)
         return context
 
     def refused(self, form: Any, error: WalletError) -> HttpResponse:
@@ -397,6 +403,7 @@ class PayMobileView(TransferView):
             pin=data["pin"],
             to_mobile=data["mobile_number"],
             amount=data["amount"],
+            note=data.get("note") or "",
             on_recorded=on_recorded,
         )
 

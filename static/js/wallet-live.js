@@ -81,6 +81,7 @@
     var main = el("div", "tx-main");
     var what = tx.type === "ADD_MONEY" ? "Added money" : outgoing ? "To " + tx.receiver.username : "From " + (tx.sender ? tx.sender.username : "");
     main.appendChild(el("span", "tx-what", what));
+    if (tx.note) main.appendChild(el("span", "tx-note", tx.note));
     var meta = "#" + tx.id + " · " + when(tx.created_at);
     if (failed) meta += " · failed: " + ((tx.failure_reason || "").replace(/_/g, "") || "refused");
     main.appendChild(el("span", "tx-when", meta));

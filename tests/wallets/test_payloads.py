@@ -21,6 +21,8 @@ def test_the_transaction_object_has_string_amounts_and_an_offset_timestamp(alice
         "receiver": {"user_id": bob.pk, "username": "bob"},
         "failure_reason": None,
         "created_at": payload["created_at"],
+        "note": None,
+        "corrects": None,
     }
     assert payload["created_at"].endswith("+05:30")
 

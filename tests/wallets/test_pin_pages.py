@@ -105,7 +105,7 @@ def test_the_page_token_record_fingerprints_the_form_without_its_pin(alice: User
     assert submit(signed_in(alice), "/transfer/", {"to_user_id": str(bob.pk), "amount": "5"}).status_code == 302
     record = IdempotencyKey.objects.get()
     assert record.fingerprint == body_fingerprint(
-        endpoint="page:transfer", body={"to_user_id": str(bob.pk), "amount": "5"}
+        endpoint="page:transfer", body={"to_user_id": str(bob.pk), "amount": "5", "note": ""}
     )
 
 

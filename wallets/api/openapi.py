@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.money import CENT, DECIMAL_PLACES, INTEGER_DIGITS
-from wallets import idempotency, money, phone
+from wallets import idempotency, money, notes, phone
 from wallets.accounts import pins
 from wallets.api import pagination
 
@@ -90,6 +90,16 @@ SIGN_IN_USERNAME: dict[str, Any] = {
     "type": "string",
     "pattern": f"^{SPACE}*{NOT_NUL_OR_SPACE}(?:{NOT_NUL}{{0,148}}{NOT_NUL_OR_SPACE})?{SPACE}*$",
     "example": "alice",
+}
+
+
+NOTE: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^[^{notes.FORBIDDEN}]{{0,{notes.NOTE_MAX_LENGTH}}}$",
+    "example": "rent, November",
+    "description": f"What the payment is for: at most {notes.NOTE_MAX_LENGTH} characters, no control "
+    "characters or bidirectional overrides. Stored without the spaces around it; null, or only spaces, "
+    "is no note.",
 }
 
 

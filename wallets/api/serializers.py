@@ -16,8 +16,9 @@ from rest_framework import serializers
 from ledger.money import money_str
 from wallets.accounts import pins
 from wallets.api import openapi
-from wallets.errors import InvalidAmount
+from wallets.errors import InvalidAmount, InvalidNote
 from wallets.money import amount_parse
+from wallets.notes import note_clean
 from wallets.phone import MOBILE_MAX_LENGTH
 
 
@@ -130,6 +131,21 @@ class NameField(_ExactText):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=150, required=False, allow_blank=True, **kwargs)
+
+
+class NoteField(_ExactText):
+    """A note through ``wallets.notes.note_clean`` (the one rule); optional, null or blank for none."""
+
+    exact_schema = openapi.NOTE
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return note_clean(super().to_internal_value(data))
+        except InvalidNote as refusal:
+            raise serializers.ValidationError(refusal.message) from None
 
 
 class CodeField(_ExactText):
@@ -264,6 +280,7 @@ class TransferRequest(serializers.Serializer):  # type: ignore[type-arg]
     amount = AmountField()
     # Required by the schema; absent, null or blank, the view answers 400 pin_required.
     pin = PinField(required=False, allow_null=True, help_text="Your payment PIN: every transfer needs it.")
+    note = NoteField(help_text="What the payment is for, shown to both parties and kept in the ledger.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         named = [name for name in ("to_user_id", "to_mobile") if attrs.get(name) is not None]

@@ -289,6 +289,7 @@ class TransferView(_MoneyView):
             amount=data["amount"],
             to_user_id=data.get("to_user_id"),
             to_mobile=data.get("to_mobile"),
+            note=data.get("note") or "",
             on_recorded=on_recorded,
         )
 

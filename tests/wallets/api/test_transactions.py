@@ -31,6 +31,8 @@ def test_history_is_newest_first_in_the_shared_transaction_shape(
         "receiver",
         "failure_reason",
         "created_at",
+        "note",
+        "corrects",
     }
 
 
