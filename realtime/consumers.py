@@ -33,6 +33,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from realtime import pacing, selectors
 from realtime.events import (
@@ -72,6 +73,8 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     refused: bool = False
     # Counted in paylane_websockets_open (from the accepted hello until disconnect).
     counted_open: bool = False
+    # connect() was dispatched: from there on, refusals are connect()'s to make.
+    connect_dispatched: bool = False
     # The replay running (at most one), the live events held meanwhile, and the socket's pace.
     replay: asyncio.Task[None] | None = None
     held: deque[TransactionFrame]
@@ -80,9 +83,29 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except (OSError, RedisError) as exc:
+            # Channels asks the layer for this socket's channel before anything is dispatched; with
+            # Redis unreachable (say, a server started during an outage, which has no connection yet)
+            # that raises before connect() can say "try again". Said here, in plain ASGI.
+            if self.connect_dispatched:
+                raise
+            await self._refuse_unavailable(receive, send, exc)
         finally:
             self._replay_stop()
             self._uncount()  # a consumer ended without disconnect() (cancelled) still leaves the gauge
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.connect_dispatched = True
+        await super().websocket_connect(message)
+
+    @staticmethod
+    async def _refuse_unavailable(receive: Any, send: Any, exc: BaseException) -> None:
+        logger.warning("websocket refused, channel layer unavailable: %r", exc)
+        WEBSOCKET_HANDSHAKES.labels("unavailable").inc()
+        message = await receive()
+        if message.get("type") == "websocket.connect":
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
 
     async def connect(self) -> None:
         user = self.scope.get("user")
