@@ -41,9 +41,9 @@ SQL_CREDIT = (
 SQL_INSERT = (
     "INSERT INTO ledger_transaction (transaction_type, status, amount, currency, sender_id, receiver_id, "
     "sender_balance_after, sender_version_after, receiver_balance_after, receiver_version_after, "
-    "failure_reason, created_at, row_hash) VALUES ('TRANSFER', 'SUCCESS', %(amount)s, 'INR', %(sender_id)s, "
-    "%(receiver_id)s, %(sender_balance_after)s, %(sender_version_after)s, %(receiver_balance_after)s, "
-    "%(receiver_version_after)s, '', %(created_at)s, %(row_hash)s)"
+    "failure_reason, created_at, note, corrects_id, row_hash) VALUES ('TRANSFER', 'SUCCESS', %(amount)s, 'INR', "
+    "%(sender_id)s, %(receiver_id)s, %(sender_balance_after)s, %(sender_version_after)s, "
+    "%(receiver_balance_after)s, %(receiver_version_after)s, '', %(created_at)s, '', NULL, %(row_hash)s)"
 )
 
 
