@@ -249,3 +249,11 @@ class RefundInsufficientFunds(InsufficientFunds):
     """A refund the refunding person's balance does not cover: refused, nothing recorded (a 400, not a 422)."""
 
     http_status = 400
+
+
+class TransactionNotFound(WalletError):
+    """A ledger entry that does not exist, or that the caller is not a party to (one answer for both)."""
+
+    code = "not_found"
+    http_status = 404
+    default_message = "You have no transaction with that id."
