@@ -95,6 +95,7 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
                       (201, lambda c: c.post("/api/v1/transfers/", {"to_user_id": c.bob.pk, "amount": "1.00", "pin": PIN, "note": "x"}))],  # noqa: E501
     "api-transactions": [(200, lambda c: c.get("/api/v1/transactions/"))],
     "api-transaction": [(200, lambda c: c.get(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice).first().pk}/"))],  # type: ignore[union-attr]  # noqa: E501
+    "api-transaction-refund": [(403, lambda c: c.post(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice, transaction_type='ADD_MONEY').first().pk}/refund/", {"pin": PIN}))],  # type: ignore[union-attr]  # noqa: E501
     "api-schema": [(200, lambda c: c.anon.get("/api/v1/schema/"))],
     "api-docs": [(200, lambda c: c.anon.get("/api/v1/docs/"))],
     "api-fallback": [(404, lambda c: c.get("/api/v1/no-such-thing/"))],

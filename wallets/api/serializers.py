@@ -289,6 +289,13 @@ class TransferRequest(serializers.Serializer):  # type: ignore[type-arg]
         return attrs
 
 
+class RefundRequest(serializers.Serializer):  # type: ignore[type-arg]
+    amount = AmountField(required=False, help_text="How much to give back; absent: all that is left of the payment.")
+    # Required by the schema; absent, null or blank, the view answers 400 pin_required.
+    pin = PinField(required=False, allow_null=True, help_text="Your payment PIN: every refund needs it.")
+    note = NoteField(help_text="Why, shown to both parties and kept in the ledger.")
+
+
 class PinSetRequest(serializers.Serializer):  # type: ignore[type-arg]
     pin = NewPinField(allow_blank=False, help_text="The new PIN.")
     current_pin = PinField(
@@ -342,7 +349,7 @@ class TransactionResponse(serializers.Serializer):  # type: ignore[type-arg]
     """``wallets.payloads.TransactionPayload``: the same object the websocket pushes."""
 
     id = serializers.IntegerField()
-    type = serializers.ChoiceField(choices=["ADD_MONEY", "TRANSFER"])
+    type = serializers.ChoiceField(choices=["ADD_MONEY", "TRANSFER", "REFUND", "REVERSAL"])
     status = serializers.ChoiceField(choices=["SUCCESS", "FAILED"])
     amount = MoneyOutField()
     currency = serializers.CharField()
@@ -352,6 +359,10 @@ class TransactionResponse(serializers.Serializer):  # type: ignore[type-arg]
         choices=["insufficient_funds", "daily_limit_exceeded"], allow_null=True, help_text="Set when FAILED"
     )
     created_at = serializers.DateTimeField(help_text="ISO 8601 with offset")
+    note = serializers.CharField(allow_null=True, help_text="What the payer (or refunder) wrote; null when none")
+    corrects = serializers.IntegerField(
+        allow_null=True, help_text="The entry a REFUND or REVERSAL corrects; null for other types"
+    )
 
 
 class TransactionPageResponse(serializers.Serializer):  # type: ignore[type-arg]
@@ -399,6 +410,17 @@ class TransferRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-unty
             {"required": [name], "properties": {name: field_schema}}
             for name, field_schema in (("to_user_id", openapi.USER_ID), ("to_mobile", openapi.MOBILE))
         ]
+        return schema
+
+
+class RefundRequestSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    target_class = RefundRequest
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = _exact_properties(auto_schema, self.target, direction)
+        # The PIN is required and never null (the server answers both with pin_required).
+        schema["properties"]["pin"].pop("nullable", None)
+        schema["required"] = sorted({*schema.get("required", []), "pin"})
         return schema
 
 

@@ -36,6 +36,7 @@ urlpatterns = [
     path("transfers/", views.TransferView.as_view(), name="api-transfers"),
     path("transactions/", views.TransactionListView.as_view(), name="api-transactions"),
     path("transactions/<int:transaction_id>/", views.TransactionDetailView.as_view(), name="api-transaction"),
+    path("transactions/<int:transaction_id>/refund/", views.RefundView.as_view(), name="api-transaction-refund"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its set-up script as a file, so scripts stay 'self' only.
     path(

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from ledger.models import Transaction
 from ledger.money import money_str
-from wallets import idempotency, payments, selectors, services
+from wallets import idempotency, payments, refunds, selectors, services
 from wallets.accounts import pins, registration, tokens
 from wallets.accounts.credentials import Credential
 from wallets.api import openapi
@@ -289,6 +289,72 @@ class TransferView(_MoneyView):
             amount=data["amount"],
             to_user_id=data.get("to_user_id"),
             to_mobile=data.get("to_mobile"),
+            note=data.get("note") or "",
+            on_recorded=on_recorded,
+        )
+
+
+class RefundView(_MoneyView):
+    """The receiver of a payment gives some or all of it back (``wallets.refunds``), with the payment PIN.
+
+    As for a transfer, the body's form (PIN included) is checked before a stored
+    outcome is replayed, and the PIN itself only when the refund runs. Refusals
+    record nothing in the ledger, so only a refund made is stored with its key.
+    """
+
+    error_field_aliases = {"recipient": "transaction_id"}
+
+    @extend_schema(
+        operation_id="transaction_refund",
+        request=s.RefundRequest,
+        examples=[
+            OpenApiExample("all that is left", {"pin": "4826"}, request_only=True),
+            OpenApiExample("part of it", {"amount": "40.00", "pin": "4826", "note": "two of five"}, request_only=True),
+        ],
+        parameters=[
+            OpenApiParameter("transaction_id", openapi.TRANSACTION_ID, OpenApiParameter.PATH),
+            r.IDEMPOTENCY_KEY,
+            r.RETRY_AFTER_LOCKED,
+            r.WWW_AUTHENTICATE,
+            r.REPLAYED,
+        ],
+        responses={
+            201: s.TransactionResponse,
+            **r.errors(
+                *r.MONEY,
+                404,
+                423,
+                s400=f"{r.MONEY_400}; invalid_amount: more than is left of the payment; pin_required; "
+                "insufficient_funds: your balance does not cover the refund (nothing recorded)",
+                s403=f"{r.ERROR_TEXT[403]}; not_refundable: not a SUCCESS transfer, not its receiver, or older "
+                "than PAYLANE_REFUND_DAYS; pin_not_set; invalid_pin (counted: the fifth in a row locks payments)",
+                s404="not_found: no such transaction, or the caller is not a party to it",
+                s409="already_refunded: nothing is left of the payment to give back; idempotency_in_progress",
+                s422="idempotency_key_reused",
+            ),
+        },
+    )
+    def post(self, request: Request, transaction_id: int) -> Response:  # type: ignore[override]
+        if transaction_id > BIGINT_MAX:
+            raise NotFound("You have no transaction with that id.")
+        self.transaction_id = transaction_id
+        # The entry is part of what the key names: the same key on another entry is a reuse.
+        self.endpoint = f"refund:{transaction_id}"
+        return super().post(request)
+
+    def parse(self, data: Any) -> dict[str, Any]:
+        form = s.RefundRequest(data=data)
+        form.is_valid(raise_exception=True)
+        if not form.validated_data.get("pin"):
+            raise PinRequired()
+        return dict(form.validated_data)
+
+    def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
+        return refunds.refund_create(
+            user=self.request.user,  # type: ignore[arg-type]
+            transaction_id=self.transaction_id,
+            pin=data["pin"],
+            amount=data.get("amount"),
             note=data.get("note") or "",
             on_recorded=on_recorded,
         )

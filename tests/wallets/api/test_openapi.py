@@ -395,6 +395,7 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
         "POST /api/v1/transfers/": money | {"423"},
         "GET /api/v1/transactions/": {"200", "400", "401", "403", "406"},
         "GET /api/v1/transactions/{transaction_id}/": {"200", "400", "401", "403", "404", "406"},
+        "POST /api/v1/transactions/{transaction_id}/refund/": money | {"404", "423"},
     }
     transfer = schema["paths"]["/api/v1/transfers/"]["post"]["responses"]
     assert transfer["429"]["headers"]["Retry-After"]["required"] is True
