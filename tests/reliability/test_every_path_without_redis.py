@@ -108,6 +108,7 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "transfer": [(302, lambda c: c.form("/transfer/", {"to_user_id": str(c.bob.pk), "amount": "1.00"}))],
     "pay_mobile": [(302, lambda c: c.form("/pay-mobile/", {"mobile_number": BOB, "amount": "1.00"}))],
     "transactions": [(200, lambda c: c.page.get("/transactions/"))],
+    "refund": [(400, lambda c: c.page.get(f"/transactions/{Transaction.objects.filter(receiver=c.alice, transaction_type='ADD_MONEY').first().pk}/refund/"))],  # type: ignore[union-attr]  # noqa: E501
     "verify_mobile": [(200, lambda c: c.newcomer_page.get("/verify-mobile/")),
                       (302, lambda c: c.newcomer_page.post("/verify-mobile/", {"action": "verify", "code": last_code(NEWCOMER)}))],  # noqa: E501
     "pin": [(302, lambda c: c.page.post("/pin/", {"action": "code"}))],
