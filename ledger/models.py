@@ -238,3 +238,82 @@ class VerificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"verification {self.id}: {'ok' if self.ok else f'{self.findings} finding(s)'} at {self.finished_at}"
+
+
+class ReversalProposal(AppendOnlyModel):
+    """A staff member's proposal to reverse (part of) a transfer, with the reason: step one of two.
+
+    Append-only, like the ledger: what happened to it is told by its decisions
+    (``ReversalDecision``), never by editing it. Open until a decision closes it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    entry = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="reversal_proposals")
+    amount = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
+    reason = models.CharField(max_length=500)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_reversal_amount_positive"),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="ledger_reversal_reason_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reversal proposal {self.id} of ledger entry {self.entry_id} ({self.amount})"
+
+
+class ReversalDecision(AppendOnlyModel):
+    """What a second staff member did with a ``ReversalProposal``: approved it, refused it, or tried to.
+
+    * APPROVED: the REVERSAL was made (``reversal``, a SUCCESS ledger row); closes the proposal.
+    * FAILED: approved, but the receiver's balance did not cover it; ``reversal`` is the FAILED
+      REVERSAL row that records the attempt, and the proposal stays open.
+    * REFUSED: with a reason; closes the proposal, no ledger row.
+
+    The decider is never the proposer (ASVS 2.3.5: two people): held by the service and by a CHECK
+    on ``proposed_by``, the proposal's proposer copied here. ``closes`` is the proposal on a
+    closing decision (APPROVED, REFUSED) and null on a FAILED attempt: its UNIQUE index lets a
+    proposal be closed once, whatever races.
+    """
+
+    class Outcome(models.TextChoices):
+        APPROVED = "APPROVED", "Approved: reversed"
+        FAILED = "FAILED", "Approved, but the receiver's balance did not cover it"
+        REFUSED = "REFUSED", "Refused"
+
+    id = models.BigAutoField(primary_key=True)
+    proposal = models.ForeignKey(ReversalProposal, on_delete=models.PROTECT, related_name="decisions")
+    closes = models.OneToOneField(
+        ReversalProposal, on_delete=models.PROTECT, null=True, blank=True, related_name="closing_decision"
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500, blank=True, default="")
+    reversal = models.OneToOneField(
+        Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="reversal_decision"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(decided_by=models.F("proposed_by")), name="ledger_reversal_two_people"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome="APPROVED", reversal__isnull=False, closes=models.F("proposal"))
+                | models.Q(outcome="FAILED", reversal__isnull=False, closes__isnull=True)
+                | (
+                    models.Q(outcome="REFUSED", reversal__isnull=True, closes=models.F("proposal"))
+                    & ~models.Q(reason="")
+                ),
+                name="ledger_reversal_outcome_matches",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reversal decision {self.id} on proposal {self.proposal_id}: {self.outcome}"

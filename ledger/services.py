@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger import hashing, selectors
-from ledger.models import DailyLimitChange, Seal, Transaction, VerificationRun
+from ledger.models import DailyLimitChange, ReversalDecision, ReversalProposal, Seal, Transaction, VerificationRun
 from ledger.statements import Insert
 
 # Arbitrary constant key of the sealers' PostgreSQL advisory lock ("PAYLSEAL").
@@ -91,6 +91,52 @@ def daily_limit_change_record(
         old_limit=old_limit,
         new_limit=new_limit,
         changed_at=timezone.now(),
+    )
+
+
+def reversal_proposal_record(
+    *, entry_id: int, amount: Decimal, reason: str, proposed_by_id: int, created_at: datetime | None = None
+) -> ReversalProposal:
+    """Append a staff member's proposal to reverse ``amount`` of ledger entry ``entry_id``, with the reason.
+
+    Call inside the caller's transaction (``wallets.reversals.reversal_propose``, with the entry's
+    wallets locked). Append-only: what becomes of it is a ``ReversalDecision``.
+    """
+    return ReversalProposal.objects.create(
+        entry_id=entry_id,
+        amount=amount,
+        reason=reason,
+        proposed_by_id=proposed_by_id,
+        created_at=created_at or timezone.now(),
+    )
+
+
+def reversal_decision_record(
+    *,
+    proposal: ReversalProposal,
+    outcome: str,
+    decided_by_id: int,
+    reason: str = "",
+    reversal_id: int | None = None,
+    created_at: datetime | None = None,
+) -> ReversalDecision:
+    """Append what a second staff member did with ``proposal`` (approved, tried to, refused).
+
+    Call inside the caller's transaction, with the proposal's entry's wallets
+    locked (``wallets.reversals``). A closing outcome (APPROVED, REFUSED) names
+    the proposal in ``closes``, whose UNIQUE index refuses a second one; the
+    CHECKs refuse a decider who is the proposer.
+    """
+    closing = outcome in (ReversalDecision.Outcome.APPROVED, ReversalDecision.Outcome.REFUSED)
+    return ReversalDecision.objects.create(
+        proposal=proposal,
+        closes=proposal if closing else None,
+        outcome=outcome,
+        decided_by_id=decided_by_id,
+        proposed_by_id=proposal.proposed_by_id,
+        reason=reason,
+        reversal_id=reversal_id,
+        created_at=created_at or timezone.now(),
     )
 
 

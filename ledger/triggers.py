@@ -23,7 +23,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 # Every table that must never see UPDATE, DELETE or TRUNCATE.
-APPEND_ONLY_TABLES: list[str] = ["ledger_transaction", "ledger_seal", "ledger_dailylimitchange"]
+APPEND_ONLY_TABLES: list[str] = [
+    "ledger_transaction",
+    "ledger_seal",
+    "ledger_dailylimitchange",
+    "ledger_reversalproposal",
+    "ledger_reversaldecision",
+]
 
 # Each table's primary key and UNIQUE columns: on SQLite, INSERT OR REPLACE
 # deletes the row it meets on any of them without firing the DELETE trigger,
@@ -33,6 +39,8 @@ REPLACE_KEYS: dict[str, tuple[str, ...]] = {
     "ledger_transaction": ("id",),
     "ledger_seal": ("id", "after_id", "prev_hash", "seal_hash"),
     "ledger_dailylimitchange": ("id",),
+    "ledger_reversalproposal": ("id",),
+    "ledger_reversaldecision": ("id", "closes_id", "reversal_id"),
 }
 
 SUPPORTED_VENDORS = ("postgresql", "sqlite")

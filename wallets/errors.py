@@ -257,3 +257,23 @@ class TransactionNotFound(WalletError):
     code = "not_found"
     http_status = 404
     default_message = "You have no transaction with that id."
+
+
+class NotReversible(WalletError):
+    code = "not_reversible"
+    http_status = 403
+    default_message = "Only a successful transfer can be reversed."
+
+
+class ReversalNotAllowed(WalletError):
+    """Not staff with the right permission, or the proposer deciding their own proposal (two people: ASVS 2.3.5)."""
+
+    code = "not_allowed"
+    http_status = 403
+    default_message = "You may not do that with this reversal."
+
+
+class ProposalClosed(WalletError):
+    code = "proposal_closed"
+    http_status = 409
+    default_message = "This reversal proposal was already approved or refused."

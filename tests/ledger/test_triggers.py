@@ -13,7 +13,7 @@ from django.db.models import ProtectedError
 from ledger import triggers
 from ledger.models import AppendOnlyError, Seal, Transaction
 from ledger.services import ledger_seal
-from wallets import services
+from wallets import reversals, services
 from wallets.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,6 +122,11 @@ def audit_rows(entry: Transaction) -> None:
     sender = User.objects.get(pk=entry.sender_id)
     services.wallet_set_daily_limit(wallet=sender.wallet, daily_limit=None, actor=sender)
     services.wallet_set_daily_limit(wallet=sender.wallet, daily_limit=Decimal("5.00"), actor=sender)
+    # A staff reversal proposed and refused: one row in each of its two tables.
+    ops = User.objects.create_superuser(username="ops", password="a long staff passphrase")
+    lead = User.objects.create_superuser(username="lead", password="a long staff passphrase")
+    proposal = reversals.reversal_propose(actor=ops, entry_id=entry.pk, reason="duplicate")
+    reversals.reversal_refuse(actor=lead, proposal_id=proposal.pk, reason="delivered")
 
 
 @pytest.mark.parametrize("table", ["ledger_seal", "ledger_dailylimitchange"])
