@@ -259,3 +259,6 @@ def _signed_amount(entry: Transaction, user_id: int) -> Decimal:
 # The ledger app registers its list first (it comes before wallets in INSTALLED_APPS).
 admin.site.unregister(Transaction)
 admin.site.register(Transaction, TransactionAdmin)
+
+# Staff reversals: the proposal and decision records, and the views that call the service.
+from wallets import reversal_admin  # noqa: E402, F401

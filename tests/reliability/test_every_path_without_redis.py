@@ -118,6 +118,7 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "password_reset_confirm": [(400, lambda c: Client().post("/password/reset/confirm/", {"mobile_number": ALICE, "code": "000000", "new_password": "another long passphrase", "new_password_confirm": "another long passphrase"}))],  # noqa: E501
     "logout": [(302, lambda c: c.page.post("/logout/"))],
     "admin": [(200, lambda c: c.admin.get("/admin/")), (200, lambda c: c.admin.get("/admin/ledger/transaction/")),
+              (200, lambda c: c.admin.get("/admin/ledger/reversalproposal/")),
               (200, lambda c: Client().get("/admin/login/"))],
 }
 # fmt: on
