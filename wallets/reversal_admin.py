@@ -50,7 +50,7 @@ class ReversalDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: 
     extra = 0
     can_delete = False
     fields = ["id", "outcome", "decided_by", "reason", "reversal", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["id", "outcome", "decided_by", "reason", "reversal", "created_at"]
 
 
 @admin.register(ReversalProposal)
