@@ -4,7 +4,12 @@ The ledger's own checks, each a ``Finding`` when it fails:
 * the append-only triggers are installed and enabled;
 * every row's content still matches its SHA-256 (each mismatch names the row);
 * every seal still matches its block and the chain links up (the first bad
-  block is named: everything after it is no longer vouched for).
+  block is named: everything after it is no longer vouched for);
+* every correction (REFUND, REVERSAL) names a SUCCESS TRANSFER and goes the
+  other way between the same two parties, and the SUCCESS corrections of one
+  entry never add up to more than its amount; every staff reversal decision
+  that names a ledger row names a REVERSAL of its proposal's entry, for the
+  proposal's amount, made by someone other than the proposer.
 
 Apps whose state must follow from the ledger register checks of their own with
 ``check_register`` (the wallets app: balances, versions, daily counters and
@@ -28,7 +33,8 @@ from django.db import connection
 from django.utils import timezone
 
 from ledger import hashing, triggers
-from ledger.models import Seal, Transaction
+from ledger.models import ReversalDecision, Seal, Transaction
+from ledger.money import MoneySum
 from ledger.snapshot import ledger_snapshot
 
 
@@ -63,6 +69,8 @@ def ledger_reconcile() -> list[Finding]:
         findings += trigger_findings()
         findings += row_hash_findings()
         findings += seal_findings()
+        findings += correction_findings()
+        findings += reversal_record_findings()
     return findings
 
 
@@ -118,6 +126,75 @@ def seal_findings() -> list[Finding]:
             return [Finding("seal", subject, f"first bad block: {problem}")]
         prev_hash, prev_last = seal.seal_hash, seal.last_id
     return []
+
+
+def correction_findings() -> list[Finding]:
+    """Corrections that name anything but a SUCCESS TRANSFER, go the wrong way, or add up to more than it."""
+    findings: list[Finding] = []
+    rows = (
+        Transaction.objects.filter(corrects__isnull=False)
+        .order_by("id")
+        .values(
+            "id",
+            "transaction_type",
+            "sender_id",
+            "receiver_id",
+            "corrects_id",
+            "corrects__transaction_type",
+            "corrects__status",
+            "corrects__sender_id",
+            "corrects__receiver_id",
+        )
+    )
+    for row in rows.iterator(chunk_size=2000):
+        subject = f"ledger row {row['id']} ({row['transaction_type']} of {row['corrects_id']})"
+        if row["corrects__transaction_type"] != Transaction.Type.TRANSFER or row["corrects__status"] != "SUCCESS":
+            findings.append(Finding("corrections", subject, "corrects an entry that is not a SUCCESS TRANSFER"))
+        elif (row["sender_id"], row["receiver_id"]) != (row["corrects__receiver_id"], row["corrects__sender_id"]):
+            findings.append(
+                Finding("corrections", subject, "does not go back from the transfer's receiver to its sender")
+            )
+    sums = (
+        Transaction.objects.filter(corrects__isnull=False, status=Transaction.Status.SUCCESS)
+        .values("corrects_id", "corrects__amount")
+        .order_by("corrects_id")
+        .annotate(total=MoneySum("amount"))
+    )
+    for total_row in sums.iterator(chunk_size=2000):
+        total, amount = total_row["total"], total_row["corrects__amount"]
+        if total > amount:
+            subject = f"ledger row {total_row['corrects_id']}"
+            findings.append(
+                Finding("corrections", subject, f"corrected by {total} in all, more than its amount {amount}")
+            )
+    return findings
+
+
+def reversal_record_findings() -> list[Finding]:
+    """Staff reversal decisions whose ledger row is not the REVERSAL their proposal asked for, or self-approved."""
+    findings: list[Finding] = []
+    decisions = ReversalDecision.objects.order_by("id").select_related("proposal", "reversal").iterator(chunk_size=500)
+    for decision in decisions:
+        subject = f"reversal decision {decision.pk} (proposal {decision.proposal_id})"
+        proposal, row = decision.proposal, decision.reversal
+        if (
+            decision.decided_by_id in (proposal.proposed_by_id, None)
+            or decision.proposed_by_id != proposal.proposed_by_id
+        ):
+            findings.append(Finding("reversals", subject, "decided by the proposer (two people are required)"))
+        if row is None:
+            continue
+        expected_status = "SUCCESS" if decision.outcome == ReversalDecision.Outcome.APPROVED else "FAILED"
+        if (
+            row.transaction_type != Transaction.Type.REVERSAL
+            or row.corrects_id != proposal.entry_id
+            or row.amount != proposal.amount
+            or row.status != expected_status
+        ):
+            findings.append(
+                Finding("reversals", subject, f"ledger row {row.pk} is not the {expected_status} REVERSAL proposed")
+            )
+    return findings
 
 
 def ledger_unsealed_count() -> int:
