@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
@@ -18,7 +18,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ledger.models import Transaction
+from ledger.models import ReversalDecision, ReversalProposal, Transaction
 
 CSV_HEADER: list[str] = [
     "id",
@@ -80,6 +80,46 @@ def csv_row(entry: Transaction) -> list[str]:
         entry.corrects_id,
     ]
     return [csv_cell(v) for v in values]
+
+
+# ``export_ledger --reversals``: the staff reversal records, proposals and decisions, one line each in
+# time order (a proposal's fields on its line; a decision's on its own, naming its proposal).
+REVERSAL_CSV_HEADER: list[str] = [
+    "record",
+    "id",
+    "created_at_utc",
+    "proposal_id",
+    "entry_id",
+    "amount",
+    "by_user_id",
+    "by_username",
+    "outcome",
+    "reason",
+    "reversal_id",
+]
+
+
+def reversal_csv_lines() -> Iterator[str]:
+    """The header, then every proposal and every decision (append-only records), oldest first."""
+    writer = csv.writer(_Line())
+    yield writer.writerow(REVERSAL_CSV_HEADER)
+    # (time, proposal before decision, id) -> cells: few records, sorted in memory.
+    rows: list[tuple[tuple[datetime, int, int], list[object]]] = []
+    for proposal in ReversalProposal.objects.select_related("proposed_by").order_by("id"):
+        cells: list[object] = ["proposal", proposal.pk, _utc(proposal.created_at), proposal.pk, proposal.entry_id]
+        cells += [proposal.amount, proposal.proposed_by_id, proposal.proposed_by.username, "", proposal.reason, None]
+        rows.append(((proposal.created_at, 0, proposal.pk), cells))
+    for decision in ReversalDecision.objects.select_related("decided_by", "proposal").order_by("id"):
+        cells = ["decision", decision.pk, _utc(decision.created_at), decision.proposal_id, decision.proposal.entry_id]
+        cells += [decision.proposal.amount, decision.decided_by_id, decision.decided_by.username]
+        cells += [decision.outcome, decision.reason, decision.reversal_id]
+        rows.append(((decision.created_at, 1, decision.pk), cells))
+    for _, cells in sorted(rows, key=lambda row: row[0]):
+        yield writer.writerow([csv_cell(v) for v in cells])
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class _Line:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from decimal import Decimal
@@ -103,3 +104,24 @@ def test_a_reversal_decision_edited_to_another_row_is_reported(refunded: tuple[T
         table="ledger_reversaldecision",
     )
     assert [f.check for f in reversal_record_findings()] == ["reversals"]
+
+
+def test_export_ledger_writes_the_reversal_records(
+    capsys: pytest.CaptureFixture[str], refunded: tuple[Transaction, Transaction]
+) -> None:
+    payment, _ = refunded
+    ops = User.objects.create_superuser(username="ops", password="a long staff passphrase")
+    lead = User.objects.create_superuser(username="lead", password="a long staff passphrase")
+    proposal = reversals.reversal_propose(actor=ops, entry_id=payment.pk, reason="=HYPERLINK(x)", amount="5.00")
+    decision = reversals.reversal_approve(actor=lead, proposal_id=proposal.pk)
+
+    call_command("export_ledger", "--reversals")
+    lines = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+
+    assert lines[0][:3] == ["record", "id", "created_at_utc"]
+    assert [line[0] for line in lines[1:]] == ["proposal", "decision"]
+    proposed, decided = lines[1], lines[2]
+    assert proposed[3:8] == [str(proposal.pk), str(payment.pk), "5.00", str(ops.pk), "ops"]
+    assert proposed[9] == "'=HYPERLINK(x)"  # a spreadsheet would run it
+    assert decided[3] == str(proposal.pk) and decided[6:9] == [str(lead.pk), "lead", "APPROVED"]
+    assert decided[10] == str(decision.reversal_id)

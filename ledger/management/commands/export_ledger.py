@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ledger.export import csv_lines
+from ledger.export import csv_lines, reversal_csv_lines
 from ledger.selectors import ledger_for_export
 
 
@@ -25,8 +25,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", metavar="DATE", help="first day to include (YYYY-MM-DD)")
         parser.add_argument("--until", metavar="DATE", help="last day to include (YYYY-MM-DD)")
+        parser.add_argument(
+            "--reversals",
+            action="store_true",
+            help="write the staff reversal records (proposals and decisions) instead of the ledger rows",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["reversals"]:
+            for line in reversal_csv_lines():
+                self.stdout.write(line, ending="")
+            return
         since = _day(options["since"]) if options["since"] else None
         until = _day(options["until"]) if options["until"] else None
         if since and until and since > until:
