@@ -27,6 +27,7 @@ from ledger.models import Transaction
 from ledger.money import ZERO, MoneySum
 from ledger.services import Party, entry_append
 from realtime import notify
+from wallets.accounts import alerts
 from wallets.errors import InsufficientFunds, InvalidAmount, WalletError
 from wallets.models import Wallet
 from wallets.services import MAX_BALANCE, OnRecorded
@@ -98,8 +99,10 @@ def correction_append(
     Under ``transfer_lock``, after every check. Writes: both wallets' balance
     and version (never the daily-limit counter: giving money back is not
     spending it), one SUCCESS ledger row naming the transfer in ``corrects``.
-    Side effects: ``on_recorded(entry, None)`` inside the transaction; after
-    commit, the push to both parties (``notify.transaction_committed``).
+    Side effects: the security alerts to both parties queued on the outbox
+    (``alerts.transfer_alerts_enqueue``) and ``on_recorded(entry, None)``,
+    inside the transaction; after commit, the push to both parties
+    (``notify.transaction_committed``).
     """
     payer, payee = locked.payer, locked.payee
     if payer.balance < amount:  # the caller's own check comes first; this one guards the balances
@@ -120,6 +123,7 @@ def correction_append(
         corrects_id=locked.entry.pk,
     )
     entry.sender, entry.receiver = payer.user, payee.user
+    alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)

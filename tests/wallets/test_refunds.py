@@ -184,3 +184,24 @@ def test_both_parties_are_told_after_commit(
 def test_the_refund_is_offered_only_where_it_may_be_made(alice: User, bob: User, payment: Transaction) -> None:
     assert refunds.refund_is_offered(entry=payment, user_id=bob.pk)
     assert not refunds.refund_is_offered(entry=payment, user_id=alice.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_alerts_both_parties_by_sms_after_commit(register: Callable[..., User]) -> None:
+    from tests.jobs.support import work_off
+    from tests.support.sms import CODE_MESSAGE
+    from wallets.accounts import sms
+
+    payer = register("asha", mobile="+919800011111", balance="500.00", first_name="Asha", last_name="Verma")
+    payee = register("ravi", mobile="+919800022222")
+    payment = services.transfer_create(sender=payer, to_user_id=payee.pk, amount="100.00")
+    work_off()
+    sms.outbox.clear()
+
+    refunds.refund_create(user=payee, transaction_id=payment.pk, pin=PIN, amount="40.00")
+    assert not [m for m in sms.outbox if not m.body.startswith(CODE_MESSAGE)]  # queued, not sent
+    work_off()
+
+    to = {m.to: m.body for m in sms.outbox if not m.body.startswith(CODE_MESSAGE)}
+    assert to["+919800022222"] == "Refunded INR 40.00 to As** V****. Balance INR 60.00."
+    assert to["+919800011111"] == "Refund received: INR 40.00 from ra**. Balance INR 440.00."

@@ -1,6 +1,7 @@
 """Security alerts: an SMS to the account's verified number when money moves or a credential changes.
 
-What: money sent and money received (``transfer_alerts_enqueue``), a password
+What: money sent and money received (``transfer_alerts_enqueue``: transfers,
+refunds and staff reversals), a password
 changed or reset (``password_changed``, ``password_reset``), a new API token
 (``api_token_issued``), and a payment PIN set, changed or locked (``pin_set``,
 ``pin_changed``, ``pin_locked``, called by the PIN service). Top-ups send none.
@@ -90,19 +91,29 @@ def transfer_alerts_enqueue(entry: Transaction) -> None:
     service hands over carries both users with their names and numbers, read
     under its lock: then no query (an entry loaded afresh costs one).
     """
-    if entry.status != Transaction.Status.SUCCESS or entry.transaction_type != Transaction.Type.TRANSFER:
+    if entry.status != Transaction.Status.SUCCESS or entry.transaction_type not in _MONEY_WORDS:
         return
     sender, receiver = _parties(entry)
     amount = money_format(entry.amount, entry.currency)
+    sent, received = _MONEY_WORDS[entry.transaction_type]
     messages = []
     if to := _verified_number(sender):
         balance = money_format(entry.sender_balance_after, entry.currency)  # type: ignore[arg-type]
-        messages.append(["sender", to, f"Paid {amount} to {_masked(receiver)}. Balance {balance}."])
+        messages.append(["sender", to, f"{sent} {amount} to {_masked(receiver)}. Balance {balance}."])
     if to := _verified_number(receiver):
         balance = money_format(entry.receiver_balance_after, entry.currency)  # type: ignore[arg-type]
-        messages.append(["receiver", to, f"Received {amount} from {_masked(sender)}. Balance {balance}."])
+        messages.append(["receiver", to, f"{received} {amount} from {_masked(sender)}. Balance {balance}."])
     if messages:
         outbox_enqueue(transfer_alerts_deliver, ledger_id=entry.pk, messages=messages)
+
+
+# What each party's alert calls the movement: a transfer, and the corrections that give one back
+# (a refund by its receiver, a reversal by two staff members), which alert both parties the same way.
+_MONEY_WORDS: dict[str, tuple[str, str]] = {
+    Transaction.Type.TRANSFER: ("Paid", "Received"),
+    Transaction.Type.REFUND: ("Refunded", "Refund received:"),
+    Transaction.Type.REVERSAL: ("Reversed by Paylane staff:", "Reversal received:"),
+}
 
 
 def _masked(user: User) -> str:
