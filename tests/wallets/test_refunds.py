@@ -12,7 +12,10 @@ from django.utils import timezone
 
 from ledger.models import Transaction
 from tests.conftest import PIN, balance_of
+from tests.jobs.support import work_off
+from tests.support.sms import CODE_MESSAGE
 from wallets import refunds, services
+from wallets.accounts import sms
 from wallets.errors import (
     AlreadyRefunded,
     InvalidAmount,
@@ -188,10 +191,6 @@ def test_the_refund_is_offered_only_where_it_may_be_made(alice: User, bob: User,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refund_alerts_both_parties_by_sms_after_commit(register: Callable[..., User]) -> None:
-    from tests.jobs.support import work_off
-    from tests.support.sms import CODE_MESSAGE
-    from wallets.accounts import sms
-
     payer = register("asha", mobile="+919800011111", balance="500.00", first_name="Asha", last_name="Verma")
     payee = register("ravi", mobile="+919800022222")
     payment = services.transfer_create(sender=payer, to_user_id=payee.pk, amount="100.00")
