@@ -30,7 +30,7 @@ from ledger import triggers
 from ledger.models import Transaction
 from tests.racing import race
 from tests.support import live
-from wallets import services
+from wallets import reversals, services
 from wallets.accounts import signins
 from wallets.models import AdminSignIn, User
 
@@ -76,13 +76,20 @@ def test_a_backup_taken_while_transfers_commit_restores_to_a_ledger_that_verifie
     register: Callable[..., User], restored_name: str, tmp_path: Path
 ) -> None:
     users = [register(f"u{i}", balance="1000.00") for i in range(4)]
-    for sender, receiver in itertools.pairwise(users):
+    transfers = [
         services.transfer_create(sender=sender, to_user_id=receiver.pk, amount="10.00")
+        for sender, receiver in itertools.pairwise(users)
+    ]
+    first_transfer = transfers[0]
     # A row in every append-only table: a trigger on an empty table has nothing to refuse.
     services.wallet_set_daily_limit(wallet=users[0].wallet, daily_limit=Decimal("5000.00"))
     signins.admin_signin_record(
         username="u0", user=users[0], reason=AdminSignIn.Reason.NOT_STAFF, client_ip="127.0.0.1"
     )
+    ops = User.objects.create_superuser(username="ops", password="a long staff passphrase")
+    lead = User.objects.create_superuser(username="lead", password="a long staff passphrase")
+    proposal = reversals.reversal_propose(actor=ops, entry_id=first_transfer.pk, reason="a test proposal")
+    reversals.reversal_refuse(actor=lead, proposal_id=proposal.pk, reason="a test refusal")
     sealed = io.StringIO()
     call_command("seal_ledger", stdout=sealed)
     tip = re.search(r"tip seal (\d+) last id \d+ hash ([0-9a-f]{64})", sealed.getvalue())

@@ -185,6 +185,8 @@ def test_proposals_and_decisions_are_immutable_in_the_database(
             cursor.execute(sql)
     if connection.vendor == "postgresql":
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            # The test's own transaction has deferred foreign-key checks queued, which TRUNCATE refuses to meet.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {table} CASCADE")
     assert ReversalProposal.objects.get().reason == "duplicate"
     assert ReversalDecision.objects.get().reason == "no"
