@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from ledger.history import NO_FILTER, HistoryFilter
 from ledger.models import Seal, Transaction, VerificationRun
 from ledger.money import ZERO, MoneySum
 
@@ -92,7 +93,13 @@ def visible_to(user: int | OuterRef) -> Q:
 
 
 def entries_visible_to(
-    *, user_id: int, limit: int, before_id: int | None = None, after_id: int | None = None, oldest_first: bool = False
+    *,
+    user_id: int,
+    limit: int,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    oldest_first: bool = False,
+    filters: HistoryFilter = NO_FILTER,
 ) -> list[Transaction]:
     """A keyset page of the entries ``user_id`` may see, with their parties: up to ``limit`` entries
     with ids below ``before_id`` (the newest of them), or just above ``after_id`` (the oldest of
@@ -104,22 +111,29 @@ def entries_visible_to(
     statement (one snapshot: two statements could straddle a commit and skip an
     entry for good). ``sent OR received`` with ORDER BY id and LIMIT lets
     PostgreSQL walk the primary key instead, which for a quiet user in a large
-    ledger reads most of the table.
+    ledger reads most of the table. ``filters`` (``ledger.history``) narrow each
+    side, or drop it (``direction``); docs/performance.md shows the index each uses.
     """
     ascending = after_id is not None
     sides = []
-    for side in (_sent_by(user_id), _received_by(user_id)):
-        rows = Transaction.objects.filter(side)
+    for sent, side in ((True, _sent_by(user_id)), (False, _received_by(user_id))):
+        narrowed = filters.side(sent=sent)
+        if narrowed is None:
+            continue
+        rows = Transaction.objects.filter(side, narrowed)
         if after_id is not None:
             rows = rows.filter(id__gt=after_id)
         elif before_id is not None:
             rows = rows.filter(id__lt=before_id)
         sides.append(rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query)
-    (sent_sql, sent_params), (received_sql, received_params) = (side.sql_with_params() for side in sides)
+    if not sides:
+        return []
+    parts = [side.sql_with_params() for side in sides]
     order = "ASC" if ascending else "DESC"
-    sql = f"SELECT id FROM ({sent_sql}) s UNION ALL SELECT id FROM ({received_sql}) r ORDER BY id {order} LIMIT %s"
+    union = " UNION ALL ".join(f"SELECT id FROM ({sql}) s{n}" for n, (sql, _) in enumerate(parts))
+    sql = f"{union} ORDER BY id {order} LIMIT %s"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*sent_params, *received_params, limit])
+        cursor.execute(sql, [*(p for _, params in parts for p in params), limit])
         ids = sorted((row[0] for row in cursor.fetchall()), reverse=not oldest_first)
     if not ids:
         return []

@@ -249,3 +249,10 @@ class RefundInsufficientFunds(InsufficientFunds):
     """A refund the refunding person's balance does not cover: refused, nothing recorded (a 400, not a 422)."""
 
     http_status = 400
+
+
+class InvalidFilter(WalletError):
+    """A history filter (``GET /api/v1/transactions/``, the history page) that cannot be read; ``field`` names it."""
+
+    code = "invalid_filter"
+    default_message = "That filter cannot be read."
