@@ -5,7 +5,8 @@ user see" (sent by them; received by them and SUCCESS) as its own range scan and
 merges them. A ``HistoryFilter`` narrows each side with the same conditions, put
 in the side's own terms: on the sent side the other party is the receiver, on the
 received side the sender. A filter that no row of a side can pass (``direction``,
-or ``status=FAILED`` on the received side) drops that side altogether.
+or ``status=FAILED`` on the received side) drops that side altogether; a text search
+splits each side in two branches (note, name), merged without duplicates.
 
 The ledger knows ids, amounts and times, never names: the part of a text search
 that matches the other party's name is a subquery of user ids the caller hands in
@@ -47,12 +48,14 @@ class HistoryFilter:
     text: str | None = None
     parties_named: Any = None
 
-    def side(self, *, sent: bool) -> Q | None:
-        """The conditions for the sent side (``sent=True``) or the received side; None: the side is empty."""
+    def side(self, *, sent: bool) -> list[Q]:
+        """The sent side (``sent=True``) or the received side as branches, each a conjunction an index
+        can serve: one, or with ``text`` two (the note matches; the other party's name does), whose
+        results the caller merges without duplicates. An empty list: no row of the side can match."""
         if self.direction == ("in" if sent else "out"):
-            return None
+            return []
         if not sent and self.status == Transaction.Status.FAILED:
-            return None  # a FAILED attempt is shown to its sender only
+            return []  # a FAILED attempt is shown to its sender only
         other = "receiver" if sent else "sender"
         q = Q()
         if self.since is not None:
@@ -69,12 +72,14 @@ class HistoryFilter:
             q &= Q(amount__gte=self.min_amount)
         if self.max_amount is not None:
             q &= Q(amount__lte=self.max_amount)
-        if self.text is not None:
-            match = Q(note__icontains=self.text)
-            if self.parties_named is not None:
-                match |= Q(**{f"{other}_id__in": self.parties_named})
-            q &= match
-        return q
+        if self.text is None:
+            return [q]
+        # Two branches, not one OR: "note matches OR other party in (...)" can use neither the
+        # trigram index nor the (party, other party) index, and PostgreSQL walks the primary key.
+        branches = [q & Q(note__icontains=self.text)]
+        if self.parties_named is not None:
+            branches.append(q & Q(**{f"{other}_id__in": self.parties_named}))
+        return branches
 
 
 NO_FILTER = HistoryFilter()
