@@ -44,6 +44,8 @@ def fill(*, users: int, rows: int, heavy_share: float) -> None:
     every = max(2, round(2 / heavy_share))
     seconds_per_row = DAYS * 86400 / rows
     with connection.cursor() as cursor:
+        # Filling takes longer than a request may (PAYLANE_DB_STATEMENT_TIMEOUT): no limit for this session.
+        cursor.execute("SET statement_timeout = 0")
         cursor.execute(
             "INSERT INTO wallets_user (password, is_superuser, username, first_name, last_name, email, "
             "is_staff, is_active, date_joined) "
