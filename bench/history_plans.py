@@ -139,6 +139,7 @@ def cases(*, heavy: int, ordinary: int) -> list[tuple[str, int, dict[str, str]]]
     filters: list[tuple[str, dict[str, str], dict[str, str]]] = [
         ("none", {}, {}),
         ("since (last 7 days)", {"since": (last_day - timedelta(days=6)).isoformat()}, {}),
+        ("since (the whole year)", {"since": FIRST_DAY.isoformat()}, {}),
         ("until (first 7 days)", {"until": (FIRST_DAY + timedelta(days=6)).isoformat()}, {}),
         ("since = until (one day)", {"since": middle.isoformat(), "until": middle.isoformat()}, {}),
         ("counterparty", {"counterparty": str(partner)}, {"counterparty": str(ordinary_partner)}),
@@ -149,6 +150,7 @@ def cases(*, heavy: int, ordinary: int) -> list[tuple[str, int, dict[str, str]]]
         ("status=FAILED", {"status": "FAILED"}, {}),
         ("min_amount=4990", {"min_amount": "4990"}, {}),
         ("max_amount=2", {"max_amount": "2"}, {}),
+        ("min_amount=1 (every amount)", {"min_amount": "1"}, {}),
         ("q=coffee (common note)", {"q": "coffee"}, {}),
         ("q=<hex tag> (rare note)", {"q": rare}, {}),
         ("q=<username> (name)", {"q": partner_name}, {}),
@@ -216,16 +218,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--heavy-share", type=float, default=0.1, help="share of rows that are the heavy user's")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--name", default="history_plans", help="result file: bench/results/<name>.json")
+    parser.add_argument(
+        "--reuse", action="store_true", help="explain on the database a previous run filled (migrated again)"
+    )
     args = parser.parse_args(argv)
 
     import time
 
-    harness.database_recreate(args.database_url)
+    if not args.reuse:
+        harness.database_recreate(args.database_url)
     harness.django_setup(args.database_url)
+    from django.core.management import call_command
     from django.db import connection
 
     began = time.perf_counter()
-    fill(users=args.users, rows=args.rows, heavy_share=args.heavy_share)
+    if args.reuse:
+        call_command("migrate", verbosity=0)
+    else:
+        fill(users=args.users, rows=args.rows, heavy_share=args.heavy_share)
     fill_seconds = time.perf_counter() - began
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM wallets_user")

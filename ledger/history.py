@@ -48,6 +48,12 @@ class HistoryFilter:
     text: str | None = None
     parties_named: Any = None
 
+    @property
+    def out_of_id_order(self) -> bool:
+        """A range or a text search: no index lists its matches in id order (``visible_page_sql``)."""
+        ranges = (self.since, self.until, self.min_amount, self.max_amount, self.text)
+        return any(value is not None for value in ranges)
+
     def side(self, *, sent: bool) -> list[Q]:
         """The sent side (``sent=True``) or the received side as branches, each a conjunction an index
         can serve: one, or with ``text`` two (the note matches; the other party's name does), whose

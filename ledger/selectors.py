@@ -136,9 +136,22 @@ def visible_page_sql(
     filters: HistoryFilter = NO_FILTER,
 ) -> tuple[str, list[Any]] | None:
     """The one statement ``entries_visible_to`` runs for a page's ids (None: no side can match);
-    ``bench/history_plans.py`` EXPLAINs it as it is."""
+    ``bench/history_plans.py`` EXPLAINs it as it is.
+
+    Each branch (a side of the visibility rule, narrowed) takes its newest ``limit`` ids. With no
+    filter, or filters whose index keeps the id order ((party, other party, id), (party, type, id),
+    (party, status, id)), that is a walk down the index that stops after ``limit`` rows. A range
+    (dates, amounts) or a text search has no index in id order; left to itself PostgreSQL then walks
+    the primary key newest first and filters, which is quick when matches are recent and common, and
+    reads a large part of the ledger when they are old or rare. So on PostgreSQL such a branch is
+    fenced (``OFFSET 0``): its matches are found first, through the (party, created_at), (party,
+    amount) or trigram index, then the newest ``limit`` of them kept. Its cost is then bounded by the
+    user's own matching rows, never by the size of the ledger (docs/performance.md, "History filters").
+    """
     ascending = after_id is not None
-    branches = []
+    order = "ASC" if ascending else "DESC"
+    fence = filters.out_of_id_order and connection.vendor == "postgresql"
+    parts: list[tuple[str, list[Any]]] = []
     for sent, side in ((True, _sent_by(user_id)), (False, _received_by(user_id))):
         for narrowed in filters.side(sent=sent):
             rows = Transaction.objects.filter(side, narrowed)
@@ -146,11 +159,16 @@ def visible_page_sql(
                 rows = rows.filter(id__gt=after_id)
             elif before_id is not None:
                 rows = rows.filter(id__lt=before_id)
-            branches.append(rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query)
-    if not branches:
+            if fence:
+                sql, params = rows.order_by().values_list("id", flat=True).query.sql_with_params()
+                n = len(parts)
+                parts.append((f"SELECT id FROM ({sql} OFFSET 0) f{n} ORDER BY id {order} LIMIT %s", [*params, limit]))
+            else:
+                query = rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query
+                sql, params = query.sql_with_params()
+                parts.append((sql, list(params)))
+    if not parts:
         return None
-    parts = [branch.sql_with_params() for branch in branches]
-    order = "ASC" if ascending else "DESC"
     # The two sides never share a row; a row can match both branches of one side (note and name).
     glue = " UNION ALL " if filters.text is None else " UNION "
     union = glue.join(f"SELECT id FROM ({sql}) s{n}" for n, (sql, _) in enumerate(parts))

@@ -41,11 +41,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='transaction',
-            index=models.Index(fields=['sender', 'created_at'], name='ledger_tx_sender_created'),
+            index=models.Index(fields=['sender', 'created_at', 'id'], name='ledger_tx_sender_created'),
         ),
         migrations.AddIndex(
             model_name='transaction',
-            index=models.Index(fields=['receiver', 'created_at'], name='ledger_tx_receiver_created'),
+            index=models.Index(fields=['receiver', 'created_at', 'id'], name='ledger_tx_receiver_created'),
         ),
         migrations.AddIndex(
             model_name='transaction',
@@ -69,11 +69,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='transaction',
-            index=models.Index(fields=['sender', 'amount'], name='ledger_tx_sender_amount'),
+            index=models.Index(fields=['sender', 'amount', 'id'], name='ledger_tx_sender_amount'),
         ),
         migrations.AddIndex(
             model_name='transaction',
-            index=models.Index(fields=['receiver', 'amount'], name='ledger_tx_receiver_amount'),
+            index=models.Index(fields=['receiver', 'amount', 'id'], name='ledger_tx_receiver_amount'),
         ),
         VendorSQL(postgresql=(TRIGRAM_FORWARD, TRIGRAM_REVERSE), sqlite=([], [])),
     ]
