@@ -128,6 +128,19 @@ class Transaction(AppendOnlyModel):
             models.Index(fields=["status", "-id"], name="ledger_tx_status_id"),
             models.Index(fields=["transaction_type", "-id"], name="ledger_tx_type_id"),
             models.Index(fields=["corrects"], name="ledger_tx_corrects", condition=models.Q(corrects__isnull=False)),
+            # The history's filters, one per side of "which entries may this user see" (ledger/history.py):
+            # each starts with the party, so a filter reads one user's rows only; the range ones end with
+            # the id, so a page's ids come from the index alone. On PostgreSQL the text search (q) has
+            # trigram indexes too (migration 0010). docs/performance.md shows the plans.
+            models.Index(fields=["sender", "created_at", "id"], name="ledger_tx_sender_created"),
+            models.Index(fields=["receiver", "created_at", "id"], name="ledger_tx_receiver_created"),
+            models.Index(fields=["sender", "receiver", "-id"], name="ledger_tx_sender_receiver"),
+            models.Index(fields=["receiver", "sender", "-id"], name="ledger_tx_receiver_sender"),
+            models.Index(fields=["sender", "transaction_type", "-id"], name="ledger_tx_sender_type"),
+            models.Index(fields=["receiver", "transaction_type", "-id"], name="ledger_tx_receiver_type"),
+            models.Index(fields=["sender", "status", "-id"], name="ledger_tx_sender_status"),
+            models.Index(fields=["sender", "amount", "id"], name="ledger_tx_sender_amount"),
+            models.Index(fields=["receiver", "amount", "id"], name="ledger_tx_receiver_amount"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_tx_amount_positive"),

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from ledger.history import NO_FILTER, HistoryFilter
 from ledger.models import Seal, Transaction, VerificationRun
 from ledger.money import ZERO, MoneySum
 
@@ -92,7 +94,13 @@ def visible_to(user: int | OuterRef) -> Q:
 
 
 def entries_visible_to(
-    *, user_id: int, limit: int, before_id: int | None = None, after_id: int | None = None, oldest_first: bool = False
+    *,
+    user_id: int,
+    limit: int,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    oldest_first: bool = False,
+    filters: HistoryFilter = NO_FILTER,
 ) -> list[Transaction]:
     """A keyset page of the entries ``user_id`` may see, with their parties: up to ``limit`` entries
     with ids below ``before_id`` (the newest of them), or just above ``after_id`` (the oldest of
@@ -104,27 +112,67 @@ def entries_visible_to(
     statement (one snapshot: two statements could straddle a commit and skip an
     entry for good). ``sent OR received`` with ORDER BY id and LIMIT lets
     PostgreSQL walk the primary key instead, which for a quiet user in a large
-    ledger reads most of the table.
+    ledger reads most of the table. ``filters`` (``ledger.history``) narrow each
+    side, or drop it (``direction``); docs/performance.md shows the index each uses.
     """
-    ascending = after_id is not None
-    sides = []
-    for side in (_sent_by(user_id), _received_by(user_id)):
-        rows = Transaction.objects.filter(side)
-        if after_id is not None:
-            rows = rows.filter(id__gt=after_id)
-        elif before_id is not None:
-            rows = rows.filter(id__lt=before_id)
-        sides.append(rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query)
-    (sent_sql, sent_params), (received_sql, received_params) = (side.sql_with_params() for side in sides)
-    order = "ASC" if ascending else "DESC"
-    sql = f"SELECT id FROM ({sent_sql}) s UNION ALL SELECT id FROM ({received_sql}) r ORDER BY id {order} LIMIT %s"
+    statement = visible_page_sql(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters)
+    if statement is None:
+        return []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*sent_params, *received_params, limit])
+        cursor.execute(*statement)
         ids = sorted((row[0] for row in cursor.fetchall()), reverse=not oldest_first)
     if not ids:
         return []
     entries = Transaction.objects.select_related("sender", "receiver").in_bulk(ids)
     return [entries[pk] for pk in ids]
+
+
+def visible_page_sql(
+    *,
+    user_id: int,
+    limit: int,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    filters: HistoryFilter = NO_FILTER,
+) -> tuple[str, list[Any]] | None:
+    """The one statement ``entries_visible_to`` runs for a page's ids (None: no side can match);
+    ``bench/history_plans.py`` EXPLAINs it as it is.
+
+    Each branch (a side of the visibility rule, narrowed) takes its newest ``limit`` ids. With no
+    filter, or filters whose index keeps the id order ((party, other party, id), (party, type, id),
+    (party, status, id)), that is a walk down the index that stops after ``limit`` rows. A range
+    (dates, amounts) or a text search has no index in id order; left to itself PostgreSQL then walks
+    the primary key newest first and filters, which is quick when matches are recent and common, and
+    reads a large part of the ledger when they are old or rare. So on PostgreSQL such a branch is
+    fenced (``OFFSET 0``): its matches are found first, through the (party, created_at), (party,
+    amount) or trigram index, then the newest ``limit`` of them kept. Its cost is then bounded by the
+    user's own matching rows, never by the size of the ledger (docs/performance.md, "History filters").
+    """
+    ascending = after_id is not None
+    order = "ASC" if ascending else "DESC"
+    fence = filters.out_of_id_order and connection.vendor == "postgresql"
+    parts: list[tuple[str, list[Any]]] = []
+    for sent, side in ((True, _sent_by(user_id)), (False, _received_by(user_id))):
+        for narrowed in filters.side(sent=sent):
+            rows = Transaction.objects.filter(side, narrowed)
+            if after_id is not None:
+                rows = rows.filter(id__gt=after_id)
+            elif before_id is not None:
+                rows = rows.filter(id__lt=before_id)
+            if fence:
+                sql, params = rows.order_by().values_list("id", flat=True).query.sql_with_params()
+                n = len(parts)
+                parts.append((f"SELECT id FROM ({sql} OFFSET 0) f{n} ORDER BY id {order} LIMIT %s", [*params, limit]))
+            else:
+                query = rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query
+                sql, params = query.sql_with_params()
+                parts.append((sql, list(params)))
+    if not parts:
+        return None
+    # The two sides never share a row; a row can match both branches of one side (note and name).
+    glue = " UNION ALL " if filters.text is None else " UNION "
+    union = glue.join(f"SELECT id FROM ({sql}) s{n}" for n, (sql, _) in enumerate(parts))
+    return f"{union} ORDER BY id {order} LIMIT %s", [*(p for _, params in parts for p in params), limit]
 
 
 def entry_visible_to(*, user_id: int, entry_id: int) -> Transaction | None:

@@ -277,3 +277,10 @@ class ProposalClosed(WalletError):
     code = "proposal_closed"
     http_status = 409
     default_message = "This reversal proposal was already approved or refused."
+
+
+class InvalidFilter(WalletError):
+    """A history filter (``GET /api/v1/transactions/``, the history page) that cannot be read; ``field`` names it."""
+
+    code = "invalid_filter"
+    default_message = "That filter cannot be read."

@@ -220,3 +220,63 @@ class PasswordResetConfirmForm(_NewPasswordForm):
     mobile_number = MobileNumberForm.base_fields["mobile_number"]
     code = VerifyMobileForm.base_fields["code"]
     field_order = ["mobile_number", "code", "new_password", "new_password_confirm"]
+
+
+def _choices(any_label: str, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", any_label), *choices]
+
+
+class HistoryFilterForm(forms.Form):
+    """The history page's filters, sent by GET (a bookmarkable URL); ``wallets.history`` reads them.
+
+    Every field is optional text: the parser the API uses judges the values, and its refusal
+    is shown beside the field it names.
+    """
+
+    q = forms.CharField(
+        label="Search notes and names",
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "maxlength": "150", "placeholder": "rent, asha…"}),
+    )
+    since = forms.CharField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.CharField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    direction = forms.CharField(
+        label="Direction",
+        required=False,
+        widget=forms.Select(choices=_choices("In and out", [("in", "Money in"), ("out", "Money out")])),
+    )
+    type = forms.CharField(
+        label="Type",
+        required=False,
+        widget=forms.Select(
+            choices=_choices(
+                "Any type",
+                [
+                    ("ADD_MONEY", "Top-ups"),
+                    ("TRANSFER", "Transfer"),
+                    ("REFUND", "Refund"),
+                    ("REVERSAL", "Reversal"),
+                ],
+            )
+        ),
+    )
+    status = forms.CharField(
+        label="Status",
+        required=False,
+        widget=forms.Select(choices=_choices("Any status", [("SUCCESS", "Succeeded"), ("FAILED", "Failed")])),
+    )
+    min_amount = forms.CharField(
+        label="Amount from",
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0.00", "autocomplete": "off"}),
+    )
+    max_amount = forms.CharField(
+        label="Amount to",
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0.00", "autocomplete": "off"}),
+    )
+    counterparty = forms.CharField(
+        label="With user id",
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
+from django.utils import timezone
 
+from ledger.history import HistoryFilter
 from ledger.models import Transaction
 from ledger.selectors import entries_visible_to, entry_visible_to, visible_to
 from wallets import limits
 from wallets.errors import WalletError
+from wallets.history import NO_QUERY, HistoryQuery
 from wallets.limits import remaining_on_day, spent_on_day
 from wallets.models import Profile, User, Wallet
 from wallets.phone import mobile_normalize
@@ -34,10 +38,50 @@ def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
 
 
 def transactions_page_for_user(
-    *, user_id: int, before_id: int | None = None, after_id: int | None = None, limit: int
+    *,
+    user_id: int,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    limit: int,
+    query: HistoryQuery = NO_QUERY,
 ) -> list[Transaction]:
-    """A keyset page of the user's history, newest first (``ledger.selectors.entries_visible_to``)."""
-    return entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id)
+    """A keyset page of the user's history, newest first, narrowed by ``query``: the one owner of
+    "which entries may this user see" (``ledger.selectors.entries_visible_to``) and of the history filters."""
+    filters = history_filter(query=query)
+    return entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def history_filter(*, query: HistoryQuery) -> HistoryFilter:
+    """``query`` in the ledger's terms: days in TIME_ZONE as instants, and for ``q`` the users whose
+    username holds it (any case) as the other parties whose entries match besides the notes.
+
+    Only usernames: the history shows the other party by username. First and last names are
+    shown to payers masked, so matching them would let anyone read them a letter at a time.
+    A day at the ends of the calendar leaves its side open (no instant before or after it).
+    """
+    since = _day_start(query.since) if query.since is not None and query.since > date.min else None
+    until = None
+    if query.until is not None and query.until < date.max - timedelta(days=1):
+        until = _day_start(query.until + timedelta(days=1))
+    named = None
+    if query.q is not None:
+        named = User.objects.filter(username__icontains=query.q).values("id")
+    return HistoryFilter(
+        since=since,
+        until=until,
+        counterparty_id=query.counterparty,
+        direction=query.direction,
+        transaction_type=query.type,
+        status=query.status,
+        min_amount=query.min_amount,
+        max_amount=query.max_amount,
+        text=query.q,
+        parties_named=named,
+    )
 
 
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -35,9 +36,18 @@ from wallets import idempotency, payments, ratelimit, selectors, services
 from wallets.accounts import credentials, payees, pins, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
-from wallets.errors import InvalidMobile, PinLocked, RateLimited, RecipientNotFound, SelfTransfer, WalletError
+from wallets.errors import (
+    InvalidFilter,
+    InvalidMobile,
+    PinLocked,
+    RateLimited,
+    RecipientNotFound,
+    SelfTransfer,
+    WalletError,
+)
 from wallets.forms import (
     AddMoneyForm,
+    HistoryFilterForm,
     OneTimeForm,
     PasswordChangeForm,
     PayMobileDetailsForm,
@@ -46,6 +56,7 @@ from wallets.forms import (
     TransferForm,
 )
 from wallets.formtokens import form_token_key
+from wallets.history import FIELDS, history_query_parse
 from wallets.models import User
 from wallets.money import amount_parse
 from wallets.notes import note_clean
@@ -184,27 +195,43 @@ def _id_param(raw: str | None) -> int | None:
 @wallet_required
 @require_http_methods(["GET", "HEAD"])
 def transactions(request: HttpRequest) -> HttpResponse:
-    """The whole history, newest first, a keyset page at a time: ``?before=<id>`` (older) or ``?after=<id>`` (newer).
+    """The whole history, newest first, a keyset page at a time: ``?before=<id>`` (older) or ``?after=<id>`` (newer),
+    narrowed by the filters of ``GET /api/v1/transactions/`` from a GET form (``wallets.history``).
 
-    No count and no offset: every page is two index range scans, however long the history.
+    No count and no offset: every page is index range scans, however long the history. A filter that
+    cannot be read is shown beside its field, with no entries (400).
     """
     user_id, size = signed_in_user(request).pk, settings.PAYLANE_HISTORY_PAGE_SIZE
+    form = HistoryFilterForm(request.GET)
+    query = None
+    if form.is_valid():  # the form refuses only what no text field takes (a NUL character)
+        given = {name: value for name in FIELDS if (value := form.cleaned_data.get(name) or "")}
+        try:
+            query = history_query_parse(given)
+        except InvalidFilter as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+    if query is None:
+        context = {"entries": [], "form": form, "filtered": True, "newer": None, "older": None, "filters": ""}
+        return render(request, "transactions.html", context, status=400)
     after = _id_param(request.GET.get("after"))
     before = None if after is not None else _id_param(request.GET.get("before"))
+
+    def page(**bounds: int | None) -> list[Transaction]:
+        return selectors.transactions_page_for_user(user_id=user_id, query=query, **bounds)  # type: ignore[arg-type]
+
     if after is not None:
-        entries = selectors.transactions_page_for_user(user_id=user_id, after_id=after, limit=size + 1)
+        entries = page(after_id=after, limit=size + 1)
         has_newer, entries = len(entries) > size, entries[-size:]
-        has_older = bool(entries) and bool(
-            selectors.transactions_page_for_user(user_id=user_id, before_id=entries[-1].pk, limit=1)
-        )
+        has_older = bool(entries) and bool(page(before_id=entries[-1].pk, limit=1))
     else:
-        entries = selectors.transactions_page_for_user(user_id=user_id, before_id=before, limit=size + 1)
+        entries = page(before_id=before, limit=size + 1)
         has_older, entries = len(entries) > size, entries[:size]
-        has_newer = before is not None and bool(
-            entries and selectors.transactions_page_for_user(user_id=user_id, after_id=entries[0].pk, limit=1)
-        )
+        has_newer = before is not None and bool(entries and page(after_id=entries[0].pk, limit=1))
     context = {
         "entries": entries,
+        "form": form,
+        "filtered": bool(query),
+        "filters": urlencode(query.params()),
         "newer": entries[0].pk if has_newer and entries else None,
         "older": entries[-1].pk if has_older and entries else None,
     }

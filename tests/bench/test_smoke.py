@@ -111,3 +111,15 @@ def test_sockets_benchmark_storms_then_holds_idle_sockets(tmp_path: Path, databa
     assert hold["sockets_opened"] == 40 and hold["closed_while_idle"] == 0
     assert hold["ping_answered"] == hold["ping_sampled"] > 0
     assert hold["rss_held_kib"] > 0
+
+
+def test_history_plans_benchmark_explains_every_filter_on_a_filled_ledger(tmp_path: Path, database_url: str) -> None:
+    report = bench("history_plans", database_url, tmp_path, *("--rows", "4000", "--users", "100", "--repeat", "1"))
+    assert report["rows"] == 4000 and report["heavy_user_rows"] > report["ordinary_user_rows"] > 0
+    filters = {row["filter"] for row in report["results"]}
+    assert {"none", "counterparty", "direction=in", "status=FAILED", "q=coffee (common note)"} <= filters
+    assert {(row["filter"], row["user"]) for row in report["results"]} == {
+        (f, who) for f in filters for who in ("heavy", "ordinary")
+    }
+    # Every statement ran and read the ledger through an index (its plan names one).
+    assert all(row["indexes"] or row.get("note") == "no query" for row in report["results"])

@@ -16,8 +16,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
+
 from ledger.money import CENT, DECIMAL_PLACES, INTEGER_DIGITS
-from wallets import idempotency, money, notes, phone
+from wallets import history, idempotency, money, notes, phone
 from wallets.accounts import pins
 from wallets.api import pagination
 
@@ -170,3 +172,64 @@ USER_ID_QUERY: dict[str, Any] = {
     "pattern": trimmed(f"[0-9]{{1,{USER_ID_MAX_DIGITS}}}"),
     "example": "7",
 }
+
+
+# --- History filters (GET /api/v1/transactions/): the patterns wallets/history.py reads with ----------
+
+HISTORY_DATE: dict[str, Any] = {
+    "type": "string",
+    "format": "date",
+    "pattern": f"^{history.DATE_PATTERN}$",
+    "example": "2026-11-30",
+}
+
+HISTORY_AMOUNT: dict[str, Any] = {
+    "type": "string",
+    "pattern": AMOUNT["oneOf"][0]["pattern"],
+    "example": "100.00",
+}
+
+
+def _filter(name: str, schema: dict[str, Any], description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=description)
+
+
+HISTORY_FILTERS = [
+    _filter("since", HISTORY_DATE, "Entries made on or after this day (TIME_ZONE), YYYY-MM-DD."),
+    _filter(
+        "until",
+        HISTORY_DATE,
+        "Entries made on or before this day (TIME_ZONE, the whole day), YYYY-MM-DD; "
+        "not before since (`400 invalid_filter`).",
+    ),
+    _filter(
+        "counterparty",
+        {"type": "string", "pattern": f"^{history.COUNTERPARTY_PATTERN}$", "example": "7"},
+        "The other party's user id: payments to them and from them.",
+    ),
+    _filter(
+        "direction",
+        {"type": "string", "enum": list(history.DIRECTIONS)},
+        "in: entries that paid the caller (top-ups included); out: entries the caller sent (refused ones included).",
+    ),
+    _filter("type", {"type": "string", "enum": list(history.TYPES)}, "The entry's type."),
+    _filter(
+        "status",
+        {"type": "string", "enum": list(history.STATUSES)},
+        "The entry's status (FAILED attempts are the sender's only).",
+    ),
+    _filter("min_amount", HISTORY_AMOUNT, "Amount at least this (inclusive)."),
+    _filter(
+        "max_amount", HISTORY_AMOUNT, "Amount at most this (inclusive); not below min_amount (`400 invalid_filter`)."
+    ),
+    _filter(
+        "q",
+        {
+            "type": "string",
+            "pattern": f"^[^{notes.FORBIDDEN}]{{1,{history.Q_MAX_LENGTH}}}$",
+            "example": "rent",
+        },
+        "Text in the note or the other party's username, any case (spaces around it are ignored; "
+        "only spaces: no filter).",
+    ),
+]

@@ -368,6 +368,11 @@ class TransactionResponse(serializers.Serializer):  # type: ignore[type-arg]
 class TransactionPageResponse(serializers.Serializer):  # type: ignore[type-arg]
     results = TransactionResponse(many=True)
     next_cursor = serializers.CharField(allow_null=True, help_text="Opaque; null on the last page.")
+    next = serializers.CharField(
+        allow_null=True,
+        help_text="The next page's path and query string: the same filters and limit, and next_cursor; "
+        "null on the last page.",
+    )
 
 
 class ErrorDetailResponse(serializers.Serializer):  # type: ignore[type-arg]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -30,6 +31,7 @@ from wallets.api.errors import error_response, wallet_error_body
 from wallets.api.pagination import BIGINT_MAX, cursor_decode, cursor_encode, limit_parse
 from wallets.api.throttling import MoneyMovementThrottle, RegistrationThrottle, SignInThrottle
 from wallets.errors import PinRequired, WalletError
+from wallets.history import history_query_parse
 from wallets.models import User
 from wallets.payloads import transaction_payload
 from wallets.services import OnRecorded
@@ -370,19 +372,40 @@ class TransactionListView(APIView):
             OpenApiParameter(
                 "cursor",
                 openapi.CURSOR,
-                description="next_cursor of the previous page, as given (opaque: its format may change).",
+                description="next_cursor of the previous page, as given (opaque: its format may change), "
+                "with the same filters.",
             ),
+            *openapi.HISTORY_FILTERS,
             r.WWW_AUTHENTICATE,
         ],
-        responses={200: s.TransactionPageResponse, **r.errors(*r.ANY)},
+        responses={
+            200: s.TransactionPageResponse,
+            **r.errors(
+                *r.ANY,
+                s400="invalid_filter: a filter that cannot be read, or since after until, or min_amount above "
+                "max_amount (error.fields names it); validation_error: limit or cursor",
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         limit = limit_parse(request.query_params.get("limit"))
         before_id = cursor_decode(request.query_params.get("cursor"))
-        entries = selectors.transactions_page_for_user(user_id=request.user.pk, before_id=before_id, limit=limit + 1)  # type: ignore[arg-type]
+        query = history_query_parse(request.query_params)
+        entries = selectors.transactions_page_for_user(
+            user_id=request.user.pk,  # type: ignore[arg-type]
+            before_id=before_id,
+            limit=limit + 1,
+            query=query,
+        )
         page = entries[:limit]
         next_cursor = cursor_encode(page[-1].pk) if len(entries) > limit else None
-        return Response({"results": [transaction_payload(e) for e in page], "next_cursor": next_cursor})
+        next_link = None
+        if next_cursor is not None:
+            params = {**query.params(), "limit": str(limit), "cursor": next_cursor}
+            next_link = f"{request.path}?{urlencode(params)}"
+        return Response(
+            {"results": [transaction_payload(e) for e in page], "next_cursor": next_cursor, "next": next_link}
+        )
 
 
 class TransactionDetailView(APIView):

@@ -59,6 +59,11 @@ _SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
         "recipient": ("validation_error", (errors.RecipientUnclear.default_message,)),
         "mobile": ("validation_error", _NUMBERING_PLAN),
     },
+    # Two parameters that each read well but not together (wallets/history.py).
+    "GET /api/v1/transactions/": {
+        "until": ("invalid_filter", ("until is a day on or after since.",)),
+        "max_amount": ("invalid_filter", ("max_amount is at least min_amount.",)),
+    },
     "POST /api/v1/auth/password/": {
         "current_password": ("invalid_password", (errors.InvalidPassword.default_message,)),
         "new_password": ("validation_error", _PASSWORD_RULES),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
-from wallets import idempotency, phone, recipients
+from wallets import history, idempotency, phone, recipients
 from wallets.accounts import pins
 from wallets.api import openapi
 from wallets.api import serializers as s
 from wallets.api.pagination import cursor_decode, cursor_encode, limit_parse
-from wallets.errors import ValidationFailed, WalletError
+from wallets.errors import InvalidFilter, ValidationFailed, WalletError
 from wallets.models import User
 
 EXAMPLES = settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -403,3 +404,42 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
     assert schema["paths"]["/api/v1/auth/pin/"]["put"]["responses"]["423"]["headers"]["Retry-After"]["required"]
     assert transfer["401"]["headers"]["WWW-Authenticate"]["required"] is True
     assert "Idempotent-Replayed" in transfer["201"]["headers"]
+
+
+def test_history_filters_are_valid_in_the_schema_exactly_when_the_server_reads_them(schema: dict[str, Any]) -> None:
+    def server(name: str, value: str) -> bool:
+        try:
+            history.history_query_parse({name: value})
+        except InvalidFilter:
+            return False
+        return True
+
+    def agree_on(name: str, values: st.SearchStrategy[str]) -> None:
+        validator = _validator(_parameter(schema, "/api/v1/transactions/", "get", name))
+
+        @EXAMPLES
+        @given(values)
+        def agree(value: str) -> None:
+            assert validator.is_valid(value) == server(name, value), (name, value)
+
+        agree()
+
+    pattern = openapi.HISTORY_DATE["pattern"]
+    days = st.dates().map(date.isoformat)
+    near_days = st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+    for name in ("since", "until"):
+        agree_on(name, st.one_of(days, near_days, _drawn(pattern), _TEXT))
+    agree_on("counterparty", st.one_of(st.integers(min_value=-5, max_value=10**20).map(str), _TEXT))
+    for name, values in (("direction", history.DIRECTIONS), ("type", history.TYPES), ("status", history.STATUSES)):
+        agree_on(name, st.one_of(st.sampled_from(values), st.sampled_from(values).map(str.lower), _TEXT))
+    for name in ("min_amount", "max_amount"):
+        agree_on(name, st.one_of(_drawn(openapi.HISTORY_AMOUNT["pattern"]), st.decimals(places=3).map(str), _TEXT))
+    agree_on("q", st.one_of(_TEXT, st.text(min_size=149, max_size=152)))
+    # Every day of four years, leap and not, and a century that is not a leap year, agree one by one.
+    since = _validator(_parameter(schema, "/api/v1/transactions/", "get", "since"))
+    for year in (1900, 2000, 2024, 2026):
+        for month in range(1, 13):
+            for day in range(1, 32):
+                value = f"{year}-{month:02}-{day:02}"
+                assert since.is_valid(value) == server("since", value), value
+    assert not since.is_valid("0000-02-29") and not server("since", "0000-02-29")
