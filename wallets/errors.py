@@ -249,3 +249,15 @@ class RefundInsufficientFunds(InsufficientFunds):
     """A refund the refunding person's balance does not cover: refused, nothing recorded (a 400, not a 422)."""
 
     http_status = 400
+
+
+class InvalidPeriod(ValidationFailed):
+    """A statement's period that is missing, malformed, backwards, too long or not over yet (``from``/``to``)."""
+
+    code = "invalid_period"
+    default_message = "Enter the period as from and to dates, YYYY-MM-DD."
+
+
+class InvalidStatementFormat(ValidationFailed):
+    field = "format"
+    default_message = "Choose csv or pdf."

@@ -95,6 +95,8 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
                       (201, lambda c: c.post("/api/v1/transfers/", {"to_user_id": c.bob.pk, "amount": "1.00", "pin": PIN, "note": "x"}))],  # noqa: E501
     "api-transactions": [(200, lambda c: c.get("/api/v1/transactions/"))],
     "api-transaction": [(200, lambda c: c.get(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice).first().pk}/"))],  # type: ignore[union-attr]  # noqa: E501
+    "api-statements": [(200, lambda c: c.get("/api/v1/statements/?from=2026-01-01&to=2026-01-31")),
+                       (400, lambda c: c.get("/api/v1/statements/?from=2026-01-31&to=2026-01-01"))],
     "api-schema": [(200, lambda c: c.anon.get("/api/v1/schema/"))],
     "api-docs": [(200, lambda c: c.anon.get("/api/v1/docs/"))],
     "api-fallback": [(404, lambda c: c.get("/api/v1/no-such-thing/"))],

@@ -20,6 +20,7 @@ from ledger.money import CENT, DECIMAL_PLACES, INTEGER_DIGITS
 from wallets import idempotency, money, notes, phone
 from wallets.accounts import pins
 from wallets.api import pagination
+from wallets.statements import period as statement_period
 
 # The characters str.isspace() calls whitespace: what str.strip() and DRF's trim_whitespace
 # remove around text fields. Spelled out because ECMA's \s is a different set.
@@ -170,3 +171,7 @@ USER_ID_QUERY: dict[str, Any] = {
     "pattern": trimmed(f"[0-9]{{1,{USER_ID_MAX_DIGITS}}}"),
     "example": "7",
 }
+
+# A statement's period (wallets/statements/period.py): a calendar day, in the service's TIME_ZONE.
+STATEMENT_DAY: dict[str, Any] = {"type": "string", "pattern": f"^{statement_period.DATE_PATTERN}$"}
+STATEMENT_FORMAT: dict[str, Any] = {"type": "string", "enum": list(statement_period.FORMATS), "default": "csv"}

@@ -44,6 +44,7 @@ SERVER_ENV = {
     "PAYLANE_PIN_FAILURE_LIMIT": "1000000",
     # Codes by SMS (number verification, PIN changes): the run asks for many.
     "PAYLANE_CODE_RATE": "1000000/s",
+    "PAYLANE_STATEMENT_RATE": "1000000/s",
     "SECURE_SSL_REDIRECT": "0",
 }
 
