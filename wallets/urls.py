@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from wallets import account_pages, password_pages, views
+from wallets.statements.pages import statements_page
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("transfer/", views.TransferView.as_view(), name="transfer"),
     path("pay-mobile/", views.PayMobileView.as_view(), name="pay_mobile"),
     path("transactions/", views.transactions, name="transactions"),
+    path("statements/", statements_page, name="statements"),
     path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
     path("pin/", account_pages.pin_page, name="pin"),
     path("name/", account_pages.name_page, name="display_name"),

@@ -109,6 +109,9 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "transfer": [(302, lambda c: c.form("/transfer/", {"to_user_id": str(c.bob.pk), "amount": "1.00"}))],
     "pay_mobile": [(302, lambda c: c.form("/pay-mobile/", {"mobile_number": BOB, "amount": "1.00"}))],
     "transactions": [(200, lambda c: c.page.get("/transactions/"))],
+    "statements": [(200, lambda c: c.page.get("/statements/")),
+                   (200, lambda c: c.page.get("/statements/?from=2026-01-01&to=2026-01-31&format=pdf")),
+                   (400, lambda c: c.page.get("/statements/?from=2026-01-31&to=2026-01-01&format=csv"))],
     "verify_mobile": [(200, lambda c: c.newcomer_page.get("/verify-mobile/")),
                       (302, lambda c: c.newcomer_page.post("/verify-mobile/", {"action": "verify", "code": last_code(NEWCOMER)}))],  # noqa: E501
     "pin": [(302, lambda c: c.page.post("/pin/", {"action": "code"}))],

@@ -40,7 +40,7 @@ class Period:
         return (self.last - self.first).days + 1
 
 
-def _day(raw: str | None, *, field: str) -> date:
+def day_parse(raw: str | None, *, field: str) -> date:
     if raw is None or raw == "":
         raise InvalidPeriod(f"Enter the {field} date as YYYY-MM-DD.", field=field)
     if not _DATE.fullmatch(raw):
@@ -55,8 +55,8 @@ def period_parse(*, first: str | None, last: str | None, today: date | None = No
     """``from`` and ``to`` as typed (YYYY-MM-DD), checked: a real day each, in order, at most ``MAX_DAYS``
     days, from ``EARLIEST`` and not after today (a statement of days still to come would be rewritten by
     them). Raises ``InvalidPeriod`` naming the field at fault."""
-    first_day = _day(first, field="from")
-    last_day = _day(last, field="to")
+    first_day = day_parse(first, field="from")
+    last_day = day_parse(last, field="to")
     today = today or timezone.localdate()
     if first_day < EARLIEST:
         raise InvalidPeriod(f"Statements start on {EARLIEST.isoformat()} at the earliest.", field="from")
