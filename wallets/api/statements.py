@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 
 from wallets.api import openapi
 from wallets.api import responses as r
-from wallets.api.throttling import StatementThrottle
 from wallets.statements.builder import statement_build
+from wallets.statements.limit import statement_rate_hit
 from wallets.statements.period import MAX_DAYS, format_parse, period_parse
 from wallets.statements.responses import statement_response
 
@@ -43,7 +43,6 @@ PERIOD_400 = (
 
 class StatementView(APIView):
     content_negotiation_class = _FormatIsTheFile
-    throttle_classes = [StatementThrottle]
 
     @extend_schema(
         operation_id="statements_retrieve",
@@ -80,5 +79,6 @@ class StatementView(APIView):
         params = request.query_params
         period = period_parse(first=params.get("from"), last=params.get("to"))
         fmt = format_parse(params.get("format"))
+        statement_rate_hit(user_id=request.user.pk)  # type: ignore[arg-type]
         statement = statement_build(user=request.user, period=period)  # type: ignore[arg-type]
         return statement_response(request._request, statement, fmt)

@@ -13,15 +13,15 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
-from wallets import ratelimit
-from wallets.errors import InvalidPeriod, InvalidStatementFormat
+from wallets.errors import InvalidPeriod, InvalidStatementFormat, RateLimited
 from wallets.models import User
 from wallets.statements.builder import statement_build
+from wallets.statements.limit import statement_rate_hit
 from wallets.statements.period import FORMATS, Period, day_parse, format_parse, period_parse
 from wallets.statements.responses import statement_response
 
@@ -78,16 +78,14 @@ def statements_page(request: HttpRequest) -> HttpResponseBase:
         form = StatementForm(initial=initial, today=today.isoformat())
         return render(request, "statements.html", {"form": form})
     form = StatementForm(request.GET, today=today.isoformat())
-    status = 400
     if form.is_valid() and form.period is not None:
-        decision = ratelimit.hit(ratelimit.STATEMENTS, _user(request).pk)
-        if decision.allowed:
-            statement = statement_build(user=_user(request), period=form.period)
-            return statement_response(request, statement, form.cleaned_data["format"])
-        minutes = max(1, round(decision.retry_after / 60))
-        form.add_error(None, f"Too many statements asked for. Try again in about {minutes} minute(s).")
-        status = 429
-        response: HttpResponse = render(request, "statements.html", {"form": form}, status=status)
-        response["Retry-After"] = str(max(1, int(decision.retry_after + 0.999)))
-        return response
-    return render(request, "statements.html", {"form": form}, status=status)
+        try:
+            statement_rate_hit(user_id=_user(request).pk)
+        except RateLimited as error:
+            form.add_error(None, error.message)
+            response = render(request, "statements.html", {"form": form}, status=429)
+            response["Retry-After"] = str(max(1, int(error.retry_after + 0.999)))
+            return response
+        statement = statement_build(user=_user(request), period=form.period)
+        return statement_response(request, statement, form.cleaned_data["format"])
+    return render(request, "statements.html", {"form": form}, status=400)

@@ -156,3 +156,12 @@ def test_statements_are_rate_limited_per_user(api_for: Callable[[User], Api], as
     assert [client.get(URL, params).status_code for _ in range(3)] == [200, 200, 429]
     refused = client.get(URL, params)
     assert error_of(refused)["code"] == "rate_limited" and int(refused["Retry-After"]) >= 1
+
+
+def test_a_refused_period_does_not_count_against_the_limit(
+    api_for: Callable[[User], Api], asha: User, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.PAYLANE_STATEMENT_RATE = "1/h"
+    client = api_for(asha)
+    assert client.get(URL, {"from": "2026-03-31", "to": "2026-03-01"}).status_code == 400
+    assert client.get(URL, {"from": "2026-03-01", "to": "2026-03-31"}).status_code == 200
