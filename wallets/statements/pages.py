@@ -37,7 +37,7 @@ class StatementForm(forms.Form):
         self.fields["format"] = forms.ChoiceField(
             label="Format",
             choices=[(fmt, fmt.upper()) for fmt in FORMATS],
-            widget=forms.RadioSelect,
+            widget=forms.Select,
             required=False,
         )
         self.period: Period | None = None
