@@ -73,7 +73,7 @@ def _user(request: HttpRequest) -> User:
 @login_required
 def statements_page(request: HttpRequest) -> HttpResponseBase:
     today = timezone.localdate()
-    if not request.GET:
+    if not any(name in request.GET for name in ("from", "to", "format")):
         initial = {"from": today.replace(day=1).isoformat(), "to": today.isoformat(), "format": "pdf"}
         form = StatementForm(initial=initial, today=today.isoformat())
         return render(request, "statements.html", {"form": form})

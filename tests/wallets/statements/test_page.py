@@ -49,6 +49,12 @@ def test_the_form_offers_this_month_so_far_and_both_formats(page: Client) -> Non
     assert 'href="/statements/"' in html  # the nav link
 
 
+def test_other_parameters_alone_show_the_form(page: Client) -> None:
+    response = page.get(PAGE, {"utm_source": "mail"})
+    assert response.status_code == 200
+    assert not response.context["form"].is_bound
+
+
 def test_the_form_downloads_a_csv(page: Client) -> None:
     response = page.get(PAGE, {"from": "2026-03-01", "to": "2026-03-31", "format": "csv"})
     assert response.status_code == 200
