@@ -279,3 +279,14 @@ def ledger_gauges() -> LedgerGauges:
         last_seal_at=sealed_at,
         last_verification=VerificationRun.objects.order_by("-id").first(),
     )
+
+
+def seal_covering(*, entry_id: int) -> Seal | None:
+    """The seal whose block holds ledger row ``entry_id``, or None while no seal reaches it.
+
+    Blocks tile the id space (``after_id < id <= last_id``, each ``after_id`` the previous
+    ``last_id``): the seal with the largest ``after_id`` below the id is the only candidate,
+    one step down its unique index.
+    """
+    seal = Seal.objects.filter(after_id__lt=entry_id).order_by("-after_id").first()
+    return seal if seal is not None and seal.last_id >= entry_id else None

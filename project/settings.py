@@ -342,6 +342,8 @@ PAYLANE_REGISTER_RATE = env.str("PAYLANE_REGISTER_RATE", default="20/h")
 PAYLANE_SIGNIN_RATE = env.str("PAYLANE_SIGNIN_RATE", default="30/m")
 PAYLANE_RECIPIENT_LOOKUP_RATE = env.str("PAYLANE_RECIPIENT_LOOKUP_RATE", default="10/h")
 PAYLANE_CODE_RATE = env.str("PAYLANE_CODE_RATE", default="5/h")
+# Statements (wallets/statements/): each reads a period of the ledger, up to a year of it.
+PAYLANE_STATEMENT_RATE = env.str("PAYLANE_STATEMENT_RATE", default="60/h")
 # The payment PIN (wallets/accounts/pins.py): this many wrong PINs in a row lock payments for
 # PAYLANE_PIN_LOCK_MINUTES, even with the right PIN; a code sent to the verified number ends it.
 PAYLANE_PIN_FAILURE_LIMIT = env.int("PAYLANE_PIN_FAILURE_LIMIT", default=5)

@@ -284,3 +284,15 @@ class InvalidFilter(WalletError):
 
     code = "invalid_filter"
     default_message = "That filter cannot be read."
+
+
+class InvalidPeriod(ValidationFailed):
+    """A statement's period that is missing, malformed, backwards, too long or not over yet (``from``/``to``)."""
+
+    code = "invalid_period"
+    default_message = "Enter the period as from and to dates, YYYY-MM-DD."
+
+
+class InvalidStatementFormat(ValidationFailed):
+    field = "format"
+    default_message = "Choose csv or pdf."

@@ -79,6 +79,7 @@ RECIPIENT_LOOKUPS = Limit("lookup", "PAYLANE_RECIPIENT_LOOKUP_RATE")  # per user
 CODES = Limit("codes", "PAYLANE_CODE_RATE")  # per user: one-time codes asked for by SMS
 PASSWORD_RESETS = Limit("reset", "PAYLANE_PASSWORD_RESET_RATE")  # per client address: reset requests and confirms
 PASSWORD_RESET_CODES = Limit("reset-code", "PAYLANE_PASSWORD_RESET_NUMBER_RATE")  # per mobile number: reset codes
+STATEMENTS = Limit("statements", "PAYLANE_STATEMENT_RATE")  # per user: statements downloaded, pages and API
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from wallets import account_pages, password_pages, refund_pages, views
+from wallets.statements.pages import statements_page
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("pay-mobile/", views.PayMobileView.as_view(), name="pay_mobile"),
     path("transactions/", views.transactions, name="transactions"),
     path("transactions/<int:transaction_id>/refund/", refund_pages.RefundView.as_view(), name="refund"),
+    path("statements/", statements_page, name="statements"),
     path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
     path("pin/", account_pages.pin_page, name="pin"),
     path("name/", account_pages.name_page, name="display_name"),

@@ -96,6 +96,8 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "api-transactions": [(200, lambda c: c.get("/api/v1/transactions/"))],
     "api-transaction": [(200, lambda c: c.get(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice).first().pk}/"))],  # type: ignore[union-attr]  # noqa: E501
     "api-transaction-refund": [(403, lambda c: c.post(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice, transaction_type='ADD_MONEY').first().pk}/refund/", {"pin": PIN}))],  # type: ignore[union-attr]  # noqa: E501
+    "api-statements": [(200, lambda c: c.get("/api/v1/statements/?from=2026-01-01&to=2026-01-31")),
+                       (400, lambda c: c.get("/api/v1/statements/?from=2026-01-31&to=2026-01-01"))],
     "api-schema": [(200, lambda c: c.anon.get("/api/v1/schema/"))],
     "api-docs": [(200, lambda c: c.anon.get("/api/v1/docs/"))],
     "api-fallback": [(404, lambda c: c.get("/api/v1/no-such-thing/"))],
@@ -109,6 +111,9 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "pay_mobile": [(302, lambda c: c.form("/pay-mobile/", {"mobile_number": BOB, "amount": "1.00"}))],
     "transactions": [(200, lambda c: c.page.get("/transactions/"))],
     "refund": [(400, lambda c: c.page.get(f"/transactions/{Transaction.objects.filter(receiver=c.alice, transaction_type='ADD_MONEY').first().pk}/refund/"))],  # type: ignore[union-attr]  # noqa: E501
+    "statements": [(200, lambda c: c.page.get("/statements/")),
+                   (200, lambda c: c.page.get("/statements/?from=2026-01-01&to=2026-01-31&format=pdf")),
+                   (400, lambda c: c.page.get("/statements/?from=2026-01-31&to=2026-01-01&format=csv"))],
     "verify_mobile": [(200, lambda c: c.newcomer_page.get("/verify-mobile/")),
                       (302, lambda c: c.newcomer_page.post("/verify-mobile/", {"action": "verify", "code": last_code(NEWCOMER)}))],  # noqa: E501
     "pin": [(302, lambda c: c.page.post("/pin/", {"action": "code"}))],

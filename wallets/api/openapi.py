@@ -22,6 +22,7 @@ from ledger.money import CENT, DECIMAL_PLACES, INTEGER_DIGITS
 from wallets import history, idempotency, money, notes, phone
 from wallets.accounts import pins
 from wallets.api import pagination
+from wallets.statements import period as statement_period
 
 # The characters str.isspace() calls whitespace: what str.strip() and DRF's trim_whitespace
 # remove around text fields. Spelled out because ECMA's \s is a different set.
@@ -233,3 +234,7 @@ HISTORY_FILTERS = [
         "only spaces: no filter).",
     ),
 ]
+
+# A statement's period (wallets/statements/period.py): a calendar day, in the service's TIME_ZONE.
+STATEMENT_DAY: dict[str, Any] = {"type": "string", "pattern": f"^{statement_period.DATE_PATTERN}$"}
+STATEMENT_FORMAT: dict[str, Any] = {"type": "string", "enum": list(statement_period.FORMATS), "default": "csv"}

@@ -10,7 +10,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from wallets.api import accounts, passwords, views
+from wallets.api import accounts, passwords, statements, views
 
 # Swagger UI's template carries one inline <style>: allowed on the docs page alone.
 DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
@@ -37,6 +37,7 @@ urlpatterns = [
     path("transactions/", views.TransactionListView.as_view(), name="api-transactions"),
     path("transactions/<int:transaction_id>/", views.TransactionDetailView.as_view(), name="api-transaction"),
     path("transactions/<int:transaction_id>/refund/", views.RefundView.as_view(), name="api-transaction-refund"),
+    path("statements/", statements.StatementView.as_view(), name="api-statements"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its set-up script as a file, so scripts stay 'self' only.
     path(

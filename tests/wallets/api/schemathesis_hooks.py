@@ -19,6 +19,7 @@ from typing import Any
 import schemathesis
 
 from wallets import errors, phone
+from wallets.statements import period as statement_period
 
 # Django's validators' messages that no schema states (the length is the schema's minLength).
 _PASSWORD_RULES = (
@@ -34,6 +35,15 @@ _WRONG_CODE = [
     ("invalid_code", (errors.InvalidCode.default_message,)),
     ("code_expired", (errors.CodeExpired.default_message,)),
 ]
+
+_PERIOD_RULES = (
+    "The from date is not a day of the calendar.",
+    "The to date is not a day of the calendar.",
+    f"Statements start on {statement_period.EARLIEST.isoformat()} at the earliest.",
+    "The period ends before it starts.",
+    "The period ends after today.",
+    f"A statement covers at most {statement_period.MAX_DAYS} days.",
+)
 
 # operation -> field (None for a refusal of the whole request) -> (code, messages), or a list of
 # such alternatives; the messages may come in any combination of the listed sentences.
@@ -70,6 +80,11 @@ _SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
     },
     "POST /api/v1/auth/password/reset/": {
         "mobile_number": ("validation_error", _NUMBERING_PLAN),
+    },
+    # A period is days of the calendar, in order, and over: what a date pattern cannot state.
+    "GET /api/v1/statements/": {
+        "from": ("invalid_period", _PERIOD_RULES),
+        "to": ("invalid_period", _PERIOD_RULES),
     },
     "POST /api/v1/auth/password/reset/confirm/": {
         "mobile_number": ("validation_error", _NUMBERING_PLAN),

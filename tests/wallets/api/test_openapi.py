@@ -383,6 +383,7 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
         "POST /api/v1/auth/token/": body | {"200", "429"},
         "DELETE /api/v1/auth/token/": {"204", "400", "401", "403", "406"},
         "POST /api/v1/auth/mobile/code/": body | {"202", "409", "429", "503"},
+        "GET /api/v1/statements/": {"200", "400", "401", "403", "429", "503"},
         "POST /api/v1/auth/mobile/verify/": body | {"200"},
         "PUT /api/v1/auth/pin/": body | {"200", "423"},
         "POST /api/v1/auth/pin/code/": {"202", "400", "401", "403", "406", "429", "503"},
