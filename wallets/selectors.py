@@ -14,6 +14,7 @@ from wallets.errors import WalletError
 from wallets.limits import remaining_on_day, spent_on_day
 from wallets.models import Profile, User, Wallet
 from wallets.phone import mobile_normalize
+from wallets.request_selectors import entries_requests_attach
 
 
 def wallet_for_user(*, user: User) -> Wallet:
@@ -36,13 +37,19 @@ def transactions_for_user(*, user_id: int) -> QuerySet[Transaction]:
 def transactions_page_for_user(
     *, user_id: int, before_id: int | None = None, after_id: int | None = None, limit: int
 ) -> list[Transaction]:
-    """A keyset page of the user's history, newest first (``ledger.selectors.entries_visible_to``)."""
-    return entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id)
+    """A keyset page of the user's history, newest first (``ledger.selectors.entries_visible_to``),
+    each entry knowing the money request it paid (one more query)."""
+    entries = entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id)
+    entries_requests_attach(entries)
+    return entries
 
 
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:
-    """One entry, if the user may see it, else None."""
-    return entry_visible_to(user_id=user_id, entry_id=transaction_id)
+    """One entry (knowing the money request it paid), if the user may see it, else None."""
+    entry = entry_visible_to(user_id=user_id, entry_id=transaction_id)
+    if entry is not None:
+        entries_requests_attach([entry])
+    return entry
 
 
 def user_has_wallet(*, user_id: int) -> bool:
