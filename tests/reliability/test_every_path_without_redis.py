@@ -28,6 +28,7 @@ from tests.realtime.communicator import WAIT, bearer, communicator, run
 from tests.support.forms import form_page, form_token
 from tests.support.live import RedisServer
 from tests.support.sms import last_code
+from wallets import money_requests
 from wallets.accounts.tokens import token_issue
 from wallets.models import User
 
@@ -69,6 +70,13 @@ class Callers:
 
 Call = Callable[[Callers], Any]
 
+
+def asked(c: Callers, requester: str = "bob") -> int:
+    """A money request between alice and bob, made through the service: its id."""
+    by, of = (c.bob, c.alice) if requester == "bob" else (c.alice, c.bob)
+    return money_requests.request_create(requester=by, to_user_id=of.pk, amount="1.00").pk
+
+
 # Every URL pattern's name (None: the API's catch-all outside /api/v1/), and what to send it with Redis
 # down: (the status it must answer, the request). Statuses are what a client gets with Redis up too;
 # only /readyz differs (503, naming Redis).
@@ -95,6 +103,15 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
                       (201, lambda c: c.post("/api/v1/transfers/", {"to_user_id": c.bob.pk, "amount": "1.00", "pin": PIN, "note": "x"}))],  # noqa: E501
     "api-transactions": [(200, lambda c: c.get("/api/v1/transactions/"))],
     "api-transaction": [(200, lambda c: c.get(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice).first().pk}/"))],  # type: ignore[union-attr]  # noqa: E501
+    "api-requests": [(201, lambda c: c.post("/api/v1/requests/", {"to_mobile": BOB, "amount": "2.00"})),
+                     (200, lambda c: c.get("/api/v1/requests/?direction=incoming&status=PENDING"))],
+    "api-request": [(200, lambda c: c.get(f"/api/v1/requests/{asked(c)}/"))],
+    "api-request-pay": [(201, lambda c: c.post(f"/api/v1/requests/{asked(c)}/pay/", {"pin": PIN}))],
+    "api-request-decline": [(200, lambda c: c.post(f"/api/v1/requests/{asked(c)}/decline/"))],
+    "api-request-cancel": [(200, lambda c: c.post(f"/api/v1/requests/{asked(c, 'alice')}/cancel/"))],
+    "api-request-mutes": [(201, lambda c: c.post("/api/v1/requests/mutes/", {"user_id": c.staff.pk})),
+                          (200, lambda c: c.get("/api/v1/requests/mutes/"))],
+    "api-request-mute": [(204, lambda c: c.post(f"/api/v1/requests/mutes/{c.staff.pk}/", method="delete"))],
     "api-schema": [(200, lambda c: c.anon.get("/api/v1/schema/"))],
     "api-docs": [(200, lambda c: c.anon.get("/api/v1/docs/"))],
     "api-fallback": [(404, lambda c: c.get("/api/v1/no-such-thing/"))],

@@ -352,6 +352,7 @@ class TransactionResponse(serializers.Serializer):  # type: ignore[type-arg]
         choices=["insufficient_funds", "daily_limit_exceeded"], allow_null=True, help_text="Set when FAILED"
     )
     created_at = serializers.DateTimeField(help_text="ISO 8601 with offset")
+    request = serializers.IntegerField(allow_null=True, help_text="The money request this transfer paid, or null")
 
 
 class TransactionPageResponse(serializers.Serializer):  # type: ignore[type-arg]
