@@ -63,6 +63,11 @@ class Callers:
     def post(self, path: str, body: dict[str, Any] | None = None, method: str = "post") -> Any:
         return getattr(self.api, method)(path, body or {}, content_type="application/json", **self.bearer())
 
+    def pay_request(self, request_id: int) -> Any:
+        page = self.page.get("/requests/").content.decode()
+        pay_form = page.split(f'action="/requests/{request_id}/pay/"', 1)[1]
+        return self.page.post(f"/requests/{request_id}/pay/", {"form_token": form_token(pay_form), "pin": PIN})
+
     def form(self, path: str, data: dict[str, str]) -> Any:
         page = form_page(self.page, path, data).content.decode()
         return self.page.post(path, {**data, "form_token": form_token(page), "pin": PIN})
@@ -124,6 +129,11 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "transfer": [(302, lambda c: c.form("/transfer/", {"to_user_id": str(c.bob.pk), "amount": "1.00"}))],
     "pay_mobile": [(302, lambda c: c.form("/pay-mobile/", {"mobile_number": BOB, "amount": "1.00"}))],
     "transactions": [(200, lambda c: c.page.get("/transactions/"))],
+    "requests": [(200, lambda c: c.page.get("/requests/")),
+                 (302, lambda c: c.page.post("/requests/", {"to_user_id": str(c.bob.pk), "amount": "1.00"}))],
+    "request_pay": [(302, lambda c: c.pay_request(asked(c)))],
+    "request_decline": [(302, lambda c: c.page.post(f"/requests/{asked(c)}/decline/"))],
+    "request_cancel": [(302, lambda c: c.page.post(f"/requests/{asked(c, 'alice')}/cancel/"))],
     "verify_mobile": [(200, lambda c: c.newcomer_page.get("/verify-mobile/")),
                       (302, lambda c: c.newcomer_page.post("/verify-mobile/", {"action": "verify", "code": last_code(NEWCOMER)}))],  # noqa: E501
     "pin": [(302, lambda c: c.page.post("/pin/", {"action": "code"}))],
@@ -204,8 +214,8 @@ def test_with_redis_down_every_path_answers_as_documented_and_never_500(
             answered[f"{name}#{number}"] = response.status_code
             assert response.status_code == status, (name, number, response.status_code, response.content[:400])
     assert (
-        Transaction.objects.filter(transaction_type="TRANSFER", status="SUCCESS").count() == 4
-    )  # two on the API, two on the pages
+        Transaction.objects.filter(transaction_type="TRANSFER", status="SUCCESS").count() == 6
+    )  # two on the API, two on the pages, a request paid on the API and one on its page
     assert last_code(ALICE)  # codes still went out (the SMS backend needs no Redis)
 
 
