@@ -324,3 +324,17 @@ def test_history_names_the_request_a_transfer_paid_in_a_constant_number_of_queri
     }
     one = transaction_for_user(user_id=bob.pk, transaction_id=paid.pk)
     assert one is not None and transaction_payload(one)["request"] == made.pk
+
+
+# --- verify_ledger ---------------------------------------------------------------------------------
+
+
+def test_verify_ledger_finds_a_paid_request_that_does_not_match_its_transfer(alice: User, bob: User) -> None:
+    from ledger.reconcile import ledger_reconcile
+
+    made = ask(bob, alice, "20.00")
+    money_requests.request_pay(payer=alice, request_id=made.pk, pin=PIN)
+    assert [f for f in ledger_reconcile() if f.check == "request"] == []
+    MoneyRequest.objects.filter(pk=made.pk).update(amount=Decimal("25.00"))  # as a bad edit would
+    findings = [f for f in ledger_reconcile() if f.check == "request"]
+    assert [f.subject for f in findings] == [f"money request {made.pk}"]
