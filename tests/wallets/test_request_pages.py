@@ -24,10 +24,9 @@ def pay_form(html: str, request_id: int) -> dict[str, str]:
     """The hidden fields of the Pay form of request ``request_id`` on a page."""
     form = re.search(rf'action="/requests/{request_id}/pay/".*?</form>', html, re.S)
     assert form, f"no Pay form for request {request_id}"
-    return {
-        "form_token": form_token(form.group(0)),
-        "next": re.search(r'name="next" value="(\w+)"', form.group(0)).group(1),
-    }  # type: ignore[union-attr]  # noqa: E501
+    back = re.search(r'name="next" value="(\w+)"', form.group(0))
+    assert back
+    return {"form_token": form_token(form.group(0)), "next": back.group(1)}
 
 
 def test_asking_on_the_page_makes_a_pending_request(alice: User, bob: User) -> None:
