@@ -50,7 +50,7 @@ SERVER_ENV = {
 }
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(450)
 def test_the_live_server_answers_every_request_as_its_openapi_schema_says(
     tmp_path: Path, register: Callable[..., User], settings: Any
 ) -> None:
@@ -84,7 +84,7 @@ def test_the_live_server_answers_every_request_as_its_openapi_schema_says(
                 },
                 capture_output=True,
                 text=True,
-                timeout=580,
+                timeout=430,  # 26 operations, on a machine shared with other runs
             )
     finally:
         redis.stop()
