@@ -338,3 +338,12 @@ def test_verify_ledger_finds_a_paid_request_that_does_not_match_its_transfer(ali
     MoneyRequest.objects.filter(pk=made.pk).update(amount=Decimal("25.00"))  # as a bad edit would
     findings = [f for f in ledger_reconcile() if f.check == "request"]
     assert [f.subject for f in findings] == [f"money request {made.pk}"]
+
+
+def test_the_admin_shows_requests_read_only(admin_client, alice: User, bob: User) -> None:  # type: ignore[no-untyped-def]
+    made = ask(bob, alice, "3.00")
+    listed = admin_client.get("/admin/wallets/moneyrequest/")
+    assert listed.status_code == 200 and f"/admin/wallets/moneyrequest/{made.pk}/change/" in listed.content.decode()
+    assert admin_client.get("/admin/wallets/moneyrequest/add/").status_code == 403
+    assert admin_client.post(f"/admin/wallets/moneyrequest/{made.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert MoneyRequest.objects.filter(pk=made.pk, status="PENDING").exists()
