@@ -55,6 +55,8 @@ def test_a_request_appears_live_on_the_payers_dashboard_and_is_paid_from_it(
     # Reloaded, the row carries its Pay form (PIN and one-time token) and Decline.
     alice_browser.get(one.http + "/dashboard/")
     wait_live(alice_browser)
+    pending = alice_browser.find_element(By.ID, "pending-requests")
+    alice_browser.execute_script("arguments[0].scrollIntoView();", pending)
     assert alice_browser.save_screenshot(str(shot_path("requests-dashboard.png", tmp_path)))
     form = alice_browser.find_element(By.CSS_SELECTOR, f"form[action='/requests/{made.pk}/pay/']")
     form.find_element(By.NAME, "pin").send_keys(PIN)
