@@ -125,3 +125,13 @@ def test_the_payer_sees_a_request_live_and_both_see_it_paid(alice: User, bob: Us
         assert by_type["request"]["request"]["status"] == "PAID"
         assert by_type["transaction"]["transaction"]["request"] == incoming["request"]["id"]
         assert by_type["request"]["request"]["transaction"] == by_type["transaction"]["seq"]
+
+
+@pytest.mark.django_db
+def test_a_resume_replays_the_paying_transfer_naming_its_request(alice: User, bob: User) -> None:
+    from realtime.selectors import replay_page
+
+    made = money_requests.request_create(requester=bob, to_user_id=alice.pk, amount="5")
+    paid = money_requests.request_pay(payer=alice, request_id=made.pk, pin=PIN)
+    frames_for_bob = replay_page(user_id=bob.pk, after_seq=0, limit=10)
+    assert [(f["seq"], f["transaction"]["request"]) for f in frames_for_bob] == [(paid.pk, made.pk)]
