@@ -23,6 +23,7 @@ from ledger.services import ledger_seal, verification_record
 from ledger.snapshot import ledger_snapshot
 from wallets.accounts.codes import codes_prune
 from wallets.idempotency import idempotency_keys_prune
+from wallets.money_requests import requests_expire
 
 # A tampered ledger can produce a finding per row: the run keeps the first ones (the mail and
 # `manage.py verify_ledger` say the rest).
@@ -76,3 +77,8 @@ def prune_codes() -> dict[str, Any]:
 def prune_jobs() -> dict[str, Any]:
     """Finished task rows, periodic runs and delivery records past ``PAYLANE_JOBS_KEEP``."""
     return {"ok": True, **jobs_prune()}
+
+
+def expire_requests() -> dict[str, Any]:
+    """Money requests still PENDING past their expiry become EXPIRED (both parties are told)."""
+    return {"ok": True, "expired": requests_expire()}

@@ -327,6 +327,10 @@ PAYLANE_PHONE_REGION = env.str("PAYLANE_PHONE_REGION", default="IN")
 PAYLANE_HISTORY_PAGE_SIZE = env.int("PAYLANE_HISTORY_PAGE_SIZE", default=20)
 # How long after a transfer its receiver may refund it (wallets/corrections.py).
 PAYLANE_REFUND_DAYS = env.int("PAYLANE_REFUND_DAYS", default=30)
+# Money requests (wallets/money_requests/): a PENDING request expires this long after it was made
+# (the environment gives days); each user may make at most PAYLANE_REQUEST_RATE in any 24 hours.
+PAYLANE_REQUEST_TTL = timedelta(days=env.float("PAYLANE_REQUEST_TTL", default=7.0))
+PAYLANE_REQUEST_RATE = env.int("PAYLANE_REQUEST_RATE", default=20)
 
 # Messages to phones (wallets/accounts/sms.py): console, file, locmem or a dotted path to a class.
 PAYLANE_SMS_BACKEND = env.str("PAYLANE_SMS_BACKEND", default="console")
@@ -460,6 +464,7 @@ PAYLANE_PERIODIC_JOBS = {
     "prune_idempotency_keys": {"call": "project.periodic.prune_idempotency_keys", "every": timedelta(days=1)},
     "prune_codes": {"call": "project.periodic.prune_codes", "every": timedelta(days=1)},
     "prune_jobs": {"call": "project.periodic.prune_jobs", "every": timedelta(days=1)},
+    "expire_requests": {"call": "project.periodic.expire_requests", "every": timedelta(hours=1)},
 }
 # django-axes keeps a failed sign-in's form fields (AccessAttempt.post_data, shown in the admin),
 # masking only "password" and these: every field of ours that holds a secret.

@@ -40,6 +40,7 @@ from realtime.events import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
     ErrorFrame,
+    RequestMessage,
     ResumedFrame,
     RevokedMessage,
     TransactionFrame,
@@ -284,6 +285,12 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             return
         if frame["seq"] > self.covered_seq:
             await self.send_json(frame)
+
+    async def wallet_request(self, message: RequestMessage) -> None:
+        # Not in the ledger's sequence: sent at once, even during a replay (the replay carries no requests).
+        if message["user_id"] != self.user_id or self.refused:
+            return
+        await self.send_json(message["frame"])
 
     async def wallet_revoked(self, message: RevokedMessage) -> None:
         if message["user_id"] != self.user_id or self.credential is None:

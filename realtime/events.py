@@ -12,6 +12,7 @@ from typing import Literal, NotRequired, TypedDict
 from ledger.models import Transaction
 from ledger.money import ZERO, money_str
 from wallets.payloads import TransactionPayload, transaction_payload
+from wallets.request_payloads import RequestPayload
 
 # Close code for a socket without a valid credential: at the handshake, or once it
 # is revoked (the 4xxx range is the application's).
@@ -40,6 +41,16 @@ class TransactionFrame(TypedDict):
     remaining_today: NotRequired[str]
 
 
+class RequestFrame(TypedDict):
+    """A money request was made (to its payer) or changed status (to both parties): the request object.
+
+    Not part of the ledger's sequence (no ``seq``): a client that missed one
+    reads ``GET /api/v1/requests/`` again."""
+
+    type: Literal["request"]
+    request: RequestPayload
+
+
 class ResumedFrame(TypedDict):
     type: Literal["resumed"]
     last_seq: int
@@ -66,6 +77,14 @@ class TransactionMessage(TypedDict):
     type: Literal["wallet.transaction"]
     user_id: int
     frame: TransactionFrame
+
+
+class RequestMessage(TypedDict):
+    """What ``realtime.notify.request_changed`` puts on a party's group."""
+
+    type: Literal["wallet.request"]
+    user_id: int
+    frame: RequestFrame
 
 
 class RevokedMessage(TypedDict):

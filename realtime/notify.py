@@ -31,21 +31,26 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 from ledger.money import money_str
-from realtime.events import RevokedMessage, TransactionMessage, transaction_frame
+from realtime.events import RequestFrame, RequestMessage, RevokedMessage, TransactionMessage, transaction_frame
 from telemetry.metrics import PUSH_SECONDS, PUSHES_DROPPED
-from wallets.models import User, Wallet
+from wallets.models import MoneyRequest, User, Wallet
+from wallets.request_payloads import request_payload
 from wallets.selectors import wallet_remaining_today
 
 if TYPE_CHECKING:
     from ledger.models import Transaction
 
 logger = logging.getLogger(__name__)
+
+# What goes on a user's group through the pusher.
+Message = TransactionMessage | RequestMessage
 
 # A push that takes longer than this is dropped (Redis down or stalled): the ledger has it.
 PUSH_TIMEOUT = 3.0
@@ -85,6 +90,26 @@ def transaction_committed(entry: Transaction) -> None:
         if user_id == entry.sender_id:
             frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
         messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
+    _push(messages, committed=committed)
+
+
+def request_changed(request_id: int, *, to: tuple[int, ...]) -> None:
+    """Tell ``to`` (user ids: the payer of a new request, both parties of a status change) about
+    money request ``request_id`` as it now stands: a ``request`` frame each.
+
+    Called through ``transaction.on_commit`` by ``wallets.money_requests``. One
+    query (the request with both parties), so the frame shows the committed
+    state even when two changes commit close together. Never raises for a
+    channel-layer failure and never waits on it.
+    """
+    committed = time.monotonic()
+    money_request = MoneyRequest.objects.select_related("requester", "payer").filter(pk=request_id).first()
+    if money_request is None:
+        return
+    frame: RequestFrame = {"type": "request", "request": request_payload(money_request)}
+    messages: list[tuple[str, Message]] = [
+        (user_group(user_id), {"type": "wallet.request", "user_id": user_id, "frame": frame}) for user_id in to
+    ]
     _push(messages, committed=committed)
 
 
@@ -140,7 +165,7 @@ def _parties_load(entry: Transaction) -> dict[int, Wallet]:
     return wallets
 
 
-def _push(messages: list[tuple[str, TransactionMessage]], *, committed: float) -> None:
+def _push(messages: Sequence[tuple[str, Message]], *, committed: float) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -192,14 +217,14 @@ class _Pusher:
         self.layer = layer
         self.pid = os.getpid()
         # Each item: the commit's monotonic time and its messages.
-        self.queue: queue.SimpleQueue[tuple[float, list[tuple[str, TransactionMessage]]]] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[float, Sequence[tuple[str, Message]]]] = queue.SimpleQueue()
         # Messages submitted and not yet sent or dropped (read by flush, bounded by MAX_BACKLOG).
         self.backlog = 0
         self.backlog_lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="paylane-pusher", daemon=True)
         self.thread.start()
 
-    def submit(self, messages: list[tuple[str, TransactionMessage]], *, committed: float) -> None:
+    def submit(self, messages: Sequence[tuple[str, Message]], *, committed: float) -> None:
         with self.backlog_lock:
             if self.backlog >= MAX_BACKLOG:
                 PUSHES_DROPPED.labels("backlog_full").inc(len(messages))
@@ -219,7 +244,7 @@ class _Pusher:
                 self._send([(committed, *pair) for committed, messages in batch for pair in messages])
             )
 
-    async def _send(self, messages: list[tuple[float, str, TransactionMessage]]) -> None:
+    async def _send(self, messages: list[tuple[float, str, Message]]) -> None:
         for committed, group, message in messages:
             try:
                 async with asyncio.timeout(PUSH_TIMEOUT):

@@ -24,6 +24,7 @@ from realtime.events import HelloFrame, PongFrame, TransactionFrame, transaction
 from wallets import selectors as wallet_selectors
 from wallets.accounts.credentials import Credential, credential_is_valid
 from wallets.models import Wallet
+from wallets.request_selectors import entries_requests_attach
 
 
 def any_thread[T](read: Callable[..., T]) -> Callable[..., Awaitable[T]]:
@@ -92,6 +93,7 @@ def hello_if_valid(*, user_id: int, credential: Credential) -> HelloFrame | None
 def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[TransactionFrame]:
     """Up to ``limit`` of the entries the user may see with seq > ``after_seq``, oldest first, as frames."""
     entries = entries_visible_to(user_id=user_id, after_id=after_seq, limit=limit, oldest_first=True)
+    entries_requests_attach(entries)
     return [transaction_frame(entry, user_id) for entry in entries]
 
 

@@ -24,7 +24,11 @@ from ledger.admin import ReadOnlyAdminMixin
 from ledger.models import DailyLimitChange, Transaction
 from ledger.money import ZERO
 from ledger.snapshot import ledger_snapshot
-from wallets import selectors, services
+from wallets import (
+    request_admin,  # noqa: F401  (registers the money requests, read-only)
+    selectors,
+    services,
+)
 from wallets.accounts import (
     credentials,
     staff_admin,  # noqa: F401  (registers the admin sign-ins and TOTP devices)

@@ -296,3 +296,42 @@ class InvalidPeriod(ValidationFailed):
 class InvalidStatementFormat(ValidationFailed):
     field = "format"
     default_message = "Choose csv or pdf."
+
+
+# --- Money requests (wallets.money_requests) ------------------------------------------
+
+
+class RequestNotFound(WalletError):
+    """No such request, or the caller is neither its requester nor its payer."""
+
+    code = "not_found"
+    http_status = 404
+    default_message = "You have no money request with that id."
+
+
+class RequestWrongParty(WalletError):
+    """A party doing what only the other may: the payer pays and declines, the requester cancels."""
+
+    code = "request_wrong_party"
+    http_status = 403
+    default_message = "Only the payer may pay or decline a request, and only its requester may cancel it."
+
+
+class RequestClosed(WalletError):
+    """The request is no longer PENDING: paid, declined, cancelled or expired."""
+
+    code = "request_closed"
+    http_status = 409
+    default_message = "This request is closed: it was paid, declined, cancelled, or it expired."
+
+
+class SelfRequest(WalletError):
+    code = "self_request"
+    default_message = "You cannot ask yourself for money."
+
+
+class RequestLimitExceeded(RateLimited):
+    """More than ``PAYLANE_REQUEST_RATE`` requests made in the last 24 hours (counted in the database)."""
+
+    code = "request_limit_exceeded"
+    default_message = "You have made as many money requests as a day allows. Try again later."

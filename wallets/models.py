@@ -282,3 +282,7 @@ class AdminSignIn(AppendOnlyModel):
     def __str__(self) -> str:
         outcome = "signed in" if self.succeeded else f"refused ({self.reason})"
         return f"{self.username} {outcome}"
+
+
+# Money requests live in a room of their own; imported here so Django finds their models.
+from wallets.request_models import MoneyRequest, RequestMute  # noqa: E402, F401

@@ -34,6 +34,8 @@ class TransactionPayload(TypedDict):
     note: str | None
     # The entry a REFUND or REVERSAL corrects, or None.
     corrects: int | None
+    # The money request this TRANSFER paid, or None.
+    request: int | None
 
 
 def party_payload(user: User) -> PartyPayload:
@@ -54,4 +56,16 @@ def transaction_payload(entry: Transaction) -> TransactionPayload:
         "created_at": timezone.localtime(entry.created_at).isoformat(),
         "note": entry.note or None,
         "corrects": entry.corrects_id,
+        "request": getattr(entry, REQUEST_ATTRIBUTE, None),
     }
+
+
+# Where an entry carries the id of the money request it paid: set by the payment itself
+# (``entry_request_set``) and by the selectors that load history (``entries_requests_attach``
+# in ``wallets.request_selectors``), so the payload needs no query. An entry without it
+# paid no request (a fresh transfer, a top-up).
+REQUEST_ATTRIBUTE = "paid_request_id"
+
+
+def entry_request_set(entry: Transaction, request_id: int | None) -> None:
+    setattr(entry, REQUEST_ATTRIBUTE, request_id)

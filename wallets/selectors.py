@@ -18,6 +18,7 @@ from wallets.history import NO_QUERY, HistoryQuery
 from wallets.limits import remaining_on_day, spent_on_day
 from wallets.models import Profile, User, Wallet
 from wallets.phone import mobile_normalize
+from wallets.request_selectors import entries_requests_attach
 
 
 def wallet_for_user(*, user: User) -> Wallet:
@@ -48,7 +49,9 @@ def transactions_page_for_user(
     """A keyset page of the user's history, newest first, narrowed by ``query``: the one owner of
     "which entries may this user see" (``ledger.selectors.entries_visible_to``) and of the history filters."""
     filters = history_filter(query=query)
-    return entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters)
+    entries = entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters)
+    entries_requests_attach(entries)  # each entry knows the money request it paid (one more query)
+    return entries
 
 
 def _day_start(day: date) -> datetime:
@@ -85,8 +88,11 @@ def history_filter(*, query: HistoryQuery) -> HistoryFilter:
 
 
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:
-    """One entry, if the user may see it, else None."""
-    return entry_visible_to(user_id=user_id, entry_id=transaction_id)
+    """One entry (knowing the money request it paid), if the user may see it, else None."""
+    entry = entry_visible_to(user_id=user_id, entry_id=transaction_id)
+    if entry is not None:
+        entries_requests_attach([entry])
+    return entry
 
 
 def user_has_wallet(*, user_id: int) -> bool:

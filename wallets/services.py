@@ -226,6 +226,24 @@ def _wallets_lock(*, sender_id: int, receiver_id: int) -> tuple[dict[int, Wallet
 def _transfer_commit(
     *, sender_id: int, receiver_id: int, amount: Decimal, note: str, on_recorded: OnRecorded | None
 ) -> Transaction:
+    return transfer_apply(
+        sender_id=sender_id, receiver_id=receiver_id, amount=amount, note=note, on_recorded=on_recorded
+    )
+
+
+def transfer_apply(
+    *, sender_id: int, receiver_id: int, amount: Decimal, note: str, on_recorded: OnRecorded | None
+) -> Transaction:
+    """The transfer itself, inside the caller's durable transaction (opens none of its own).
+
+    ``_transfer_commit`` runs it alone; paying a money request
+    (``wallets.money_requests.request_pay``) runs it after locking the
+    request, so the payment and the request's PAID commit together. Locks both
+    wallets (ascending id), checks, writes, appends the TRANSFER row, queues the
+    alerts and registers the push for after commit. Raises the transfer's
+    refusals; the caller records a FAILED attempt (``transfer_failed_record``)
+    after its own rollback.
+    """
     wallets, verified = _wallets_lock(sender_id=sender_id, receiver_id=receiver_id)
     # The one clock reading, taken under the locks (so a wallet's movements read
     # it in their commit order): the day of the limit and the entry's time agree.
@@ -319,6 +337,17 @@ UPDATE wallets_wallet SET
     spent_today = CASE WHEN id = %s THEN %s ELSE spent_today END
 WHERE id IN (%s, %s)
 """
+
+
+def transfer_failed_record(
+    *, sender_id: int, receiver_id: int, amount: Decimal, note: str, reason: WalletError, on_recorded: OnRecorded | None
+) -> Transaction:
+    """Record a refused transfer (funds, daily limit) as a FAILED row, in a durable transaction of its own.
+
+    For callers of ``transfer_apply`` whose transaction rolled back on the refusal."""
+    return _attempt_record_failed(
+        sender_id=sender_id, receiver_id=receiver_id, amount=amount, note=note, reason=reason, on_recorded=on_recorded
+    )
 
 
 @transaction.atomic(durable=True)

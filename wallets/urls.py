@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from wallets import account_pages, password_pages, refund_pages, views
+from wallets import account_pages, password_pages, refund_pages, request_pages, views
 from wallets.statements.pages import statements_page
 
 urlpatterns = [
@@ -15,6 +15,10 @@ urlpatterns = [
     path("transactions/", views.transactions, name="transactions"),
     path("transactions/<int:transaction_id>/refund/", refund_pages.RefundView.as_view(), name="refund"),
     path("statements/", statements_page, name="statements"),
+    path("requests/", request_pages.requests_page, name="requests"),
+    path("requests/<int:request_id>/pay/", request_pages.request_pay, name="request_pay"),
+    path("requests/<int:request_id>/decline/", request_pages.request_decline, name="request_decline"),
+    path("requests/<int:request_id>/cancel/", request_pages.request_cancel, name="request_cancel"),
     path("verify-mobile/", account_pages.verify_mobile, name="verify_mobile"),
     path("pin/", account_pages.pin_page, name="pin"),
     path("name/", account_pages.name_page, name="display_name"),

@@ -22,7 +22,7 @@ from tests.racing import race
 from tests.support import live
 
 ROOT = Path(__file__).resolve().parents[2]
-JOBS = {"seal_ledger", "verify_ledger", "prune_idempotency_keys", "prune_codes", "prune_jobs"}
+JOBS = {"seal_ledger", "verify_ledger", "prune_idempotency_keys", "prune_codes", "prune_jobs", "expire_requests"}
 T = datetime(2026, 3, 1, 10, 0, 30, tzinfo=UTC)
 
 
@@ -41,11 +41,11 @@ def test_a_tick_enqueues_each_job_whose_period_began_and_no_other() -> None:
     assert periodic_tick(now=T + timedelta(seconds=20)) == []  # same minute, same hour, same day
     assert [run.job for run in periodic_tick(now=T + timedelta(seconds=40))] == ["seal_ledger"]  # 10:01:10
     hour = periodic_tick(now=T + timedelta(hours=1))
-    assert sorted(run.job for run in hour) == ["seal_ledger", "verify_ledger"]
+    assert sorted(run.job for run in hour) == ["expire_requests", "seal_ledger", "verify_ledger"]
     day = periodic_tick(now=T + timedelta(days=1))
     assert {run.job for run in day} == JOBS
-    # Every run is one task row of its own: 5 + 1 + 2 + 5.
-    assert sum(enqueued().values()) == DBTaskResult.objects.count() == 13
+    # Every run is one task row of its own: 6 + 1 + 3 + 6.
+    assert sum(enqueued().values()) == DBTaskResult.objects.count() == 16
     assert set(enqueued().values()) == {1}
     verify = PeriodicRun.objects.get(job="verify_ledger", due_at=datetime(2026, 3, 1, 11, tzinfo=UTC))
     assert verify.enqueued_at is not None and verify.finished_at is None
@@ -59,8 +59,8 @@ def test_schedulers_racing_on_separate_connections_enqueue_each_job_once_per_per
         assert not [r for r in results if isinstance(r, BaseException)], results
     counts = enqueued()
     assert set(counts.values()) == {1}
-    assert len(counts) == 5 + 1 + 2  # 10:00 all five, 10:01 seal, 11:01 seal and verify
-    assert PeriodicRun.objects.count() == DBTaskResult.objects.count() == 8
+    assert len(counts) == 6 + 1 + 3  # 10:00 all six, 10:01 seal, 11:01 seal, verify and expire_requests
+    assert PeriodicRun.objects.count() == DBTaskResult.objects.count() == 10
 
 
 @pytest.mark.postgres

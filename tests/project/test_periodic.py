@@ -143,7 +143,7 @@ def test_prune_jobs_deletes_finished_tasks_runs_and_deliveries_past_their_age_bu
     for day in (day0, day1):
         periodic_tick(now=day)
         work_off()
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 10
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 12
     # All of that finished ten (day1) and eleven (day0) days ago.
     DBTaskResult.objects.update(finished_at=old(10))
     PeriodicRun.objects.filter(due_at=day0).update(enqueued_at=old(11), finished_at=old(11))
@@ -156,8 +156,8 @@ def test_prune_jobs_deletes_finished_tasks_runs_and_deliveries_past_their_age_bu
 
     run = run_job("prune_jobs", now=day2)
 
-    assert run.summary == {"ok": True, "tasks": 10, "periodic_runs": 6, "deliveries": 1, "worker_beats": 1}
+    assert run.summary == {"ok": True, "tasks": 12, "periodic_runs": 7, "deliveries": 1, "worker_beats": 1}
     assert list(Delivery.objects.values_list("key", flat=True)) == ["receipt:2"]
     # The newest finished run of every job stays, however old (/metrics reads it); today's are waiting.
     assert set(PeriodicRun.objects.values_list("due_at", flat=True)) == {day1, day2}
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 5
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 6

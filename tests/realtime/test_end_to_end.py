@@ -26,7 +26,7 @@ from websockets.typing import Origin
 from ledger.models import Transaction
 from realtime.events import CLOSE_UNAUTHENTICATED
 from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
-from wallets import services
+from wallets import money_requests, services
 from wallets.accounts.tokens import token_issue
 from wallets.models import User
 from wallets.payloads import transaction_payload
@@ -249,3 +249,36 @@ def test_documented_example_subscriber_replays_then_follows_live_events(
         f"#{earlier.pk} TRANSFER SUCCESS 1.50 INR -> balance 1.50",
         f"#{later.pk} TRANSFER SUCCESS 2.25 INR -> balance 3.75",
     ]
+
+
+def test_documented_example_subscriber_prints_a_money_request_as_it_comes(
+    servers: tuple[Daphne, Daphne], tmp_path: Path, alice: User, bob: User
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "websocket.md").read_text()
+    example = doc.split("## Example subscriber", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "subscriber.py"
+    script.write_text(example)
+    env = {**os.environ, "PAYLANE_WS": servers[0].ws, "PAYLANE_TOKEN": token_issue(user=alice)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--events", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()
+        assert first.startswith("connected: balance 1000.00"), first
+        replayed = proc.stdout.readline().decode()  # the top-up: the replay is done
+        assert "ADD_MONEY" in replayed, replayed
+        made = money_requests.request_create(requester=bob, to_user_id=alice.pk, amount="4.00")
+        asked = proc.stdout.readline().decode().strip()
+        assert asked == f"request {made.pk} PENDING: bob asks alice for 4.00 INR"
+        money_requests.request_decline(payer=alice, request_id=made.pk)
+        services.wallet_top_up(user=alice, amount="1.00")
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = out.decode().splitlines()
+    assert proc.returncode == 0, lines
+    assert lines[0] == f"request {made.pk} DECLINED: bob asks alice for 4.00 INR"
+    assert lines[1].endswith("ADD_MONEY SUCCESS 1.00 INR -> balance 1001.00")

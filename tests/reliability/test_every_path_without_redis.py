@@ -28,6 +28,7 @@ from tests.realtime.communicator import WAIT, bearer, communicator, run
 from tests.support.forms import form_page, form_token
 from tests.support.live import RedisServer
 from tests.support.sms import last_code
+from wallets import money_requests
 from wallets.accounts.tokens import token_issue
 from wallets.models import User
 
@@ -62,12 +63,24 @@ class Callers:
     def post(self, path: str, body: dict[str, Any] | None = None, method: str = "post") -> Any:
         return getattr(self.api, method)(path, body or {}, content_type="application/json", **self.bearer())
 
+    def pay_request(self, request_id: int) -> Any:
+        page = self.page.get("/requests/").content.decode()
+        pay_form = page.split(f'action="/requests/{request_id}/pay/"', 1)[1]
+        return self.page.post(f"/requests/{request_id}/pay/", {"form_token": form_token(pay_form), "pin": PIN})
+
     def form(self, path: str, data: dict[str, str]) -> Any:
         page = form_page(self.page, path, data).content.decode()
         return self.page.post(path, {**data, "form_token": form_token(page), "pin": PIN})
 
 
 Call = Callable[[Callers], Any]
+
+
+def asked(c: Callers, requester: str = "bob") -> int:
+    """A money request between alice and bob, made through the service: its id."""
+    by, of = (c.bob, c.alice) if requester == "bob" else (c.alice, c.bob)
+    return money_requests.request_create(requester=by, to_user_id=of.pk, amount="1.00").pk
+
 
 # Every URL pattern's name (None: the API's catch-all outside /api/v1/), and what to send it with Redis
 # down: (the status it must answer, the request). Statuses are what a client gets with Redis up too;
@@ -98,6 +111,15 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "api-transaction-refund": [(403, lambda c: c.post(f"/api/v1/transactions/{Transaction.objects.filter(receiver=c.alice, transaction_type='ADD_MONEY').first().pk}/refund/", {"pin": PIN}))],  # type: ignore[union-attr]  # noqa: E501
     "api-statements": [(200, lambda c: c.get("/api/v1/statements/?from=2026-01-01&to=2026-01-31")),
                        (400, lambda c: c.get("/api/v1/statements/?from=2026-01-31&to=2026-01-01"))],
+    "api-requests": [(201, lambda c: c.post("/api/v1/requests/", {"to_mobile": BOB, "amount": "2.00"})),
+                     (200, lambda c: c.get("/api/v1/requests/?direction=incoming&status=PENDING"))],
+    "api-request": [(200, lambda c: c.get(f"/api/v1/requests/{asked(c)}/"))],
+    "api-request-pay": [(201, lambda c: c.post(f"/api/v1/requests/{asked(c)}/pay/", {"pin": PIN}))],
+    "api-request-decline": [(200, lambda c: c.post(f"/api/v1/requests/{asked(c)}/decline/"))],
+    "api-request-cancel": [(200, lambda c: c.post(f"/api/v1/requests/{asked(c, 'alice')}/cancel/"))],
+    "api-request-mutes": [(201, lambda c: c.post("/api/v1/requests/mutes/", {"user_id": c.staff.pk})),
+                          (200, lambda c: c.get("/api/v1/requests/mutes/"))],
+    "api-request-mute": [(204, lambda c: c.post(f"/api/v1/requests/mutes/{c.staff.pk}/", method="delete"))],
     "api-schema": [(200, lambda c: c.anon.get("/api/v1/schema/"))],
     "api-docs": [(200, lambda c: c.anon.get("/api/v1/docs/"))],
     "api-fallback": [(404, lambda c: c.get("/api/v1/no-such-thing/"))],
@@ -114,6 +136,11 @@ PATHS: dict[str | None, list[tuple[int, Call]]] = {
     "statements": [(200, lambda c: c.page.get("/statements/")),
                    (200, lambda c: c.page.get("/statements/?from=2026-01-01&to=2026-01-31&format=pdf")),
                    (400, lambda c: c.page.get("/statements/?from=2026-01-31&to=2026-01-01&format=csv"))],
+    "requests": [(200, lambda c: c.page.get("/requests/")),
+                 (302, lambda c: c.page.post("/requests/", {"to_user_id": str(c.bob.pk), "amount": "1.00"}))],
+    "request_pay": [(302, lambda c: c.pay_request(asked(c)))],
+    "request_decline": [(302, lambda c: c.page.post(f"/requests/{asked(c)}/decline/"))],
+    "request_cancel": [(302, lambda c: c.page.post(f"/requests/{asked(c, 'alice')}/cancel/"))],
     "verify_mobile": [(200, lambda c: c.newcomer_page.get("/verify-mobile/")),
                       (302, lambda c: c.newcomer_page.post("/verify-mobile/", {"action": "verify", "code": last_code(NEWCOMER)}))],  # noqa: E501
     "pin": [(302, lambda c: c.page.post("/pin/", {"action": "code"}))],
@@ -195,8 +222,8 @@ def test_with_redis_down_every_path_answers_as_documented_and_never_500(
             answered[f"{name}#{number}"] = response.status_code
             assert response.status_code == status, (name, number, response.status_code, response.content[:400])
     assert (
-        Transaction.objects.filter(transaction_type="TRANSFER", status="SUCCESS").count() == 4
-    )  # two on the API, two on the pages
+        Transaction.objects.filter(transaction_type="TRANSFER", status="SUCCESS").count() == 6
+    )  # two on the API, two on the pages, a request paid on the API and one on its page
     assert last_code(ALICE)  # codes still went out (the SMS backend needs no Redis)
 
 

@@ -23,6 +23,7 @@ def test_the_transaction_object_has_string_amounts_and_an_offset_timestamp(alice
         "created_at": payload["created_at"],
         "note": None,
         "corrects": None,
+        "request": None,
     }
     assert payload["created_at"].endswith("+05:30")
 

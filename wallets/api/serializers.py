@@ -363,6 +363,7 @@ class TransactionResponse(serializers.Serializer):  # type: ignore[type-arg]
     corrects = serializers.IntegerField(
         allow_null=True, help_text="The entry a REFUND or REVERSAL corrects; null for other types"
     )
+    request = serializers.IntegerField(allow_null=True, help_text="The money request this transfer paid, or null")
 
 
 class TransactionPageResponse(serializers.Serializer):  # type: ignore[type-arg]

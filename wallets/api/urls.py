@@ -10,7 +10,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from wallets.api import accounts, passwords, statements, views
+from wallets.api import accounts, money_requests, passwords, statements, views
 
 # Swagger UI's template carries one inline <style>: allowed on the docs page alone.
 DOCS_CSP: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
@@ -38,6 +38,13 @@ urlpatterns = [
     path("transactions/<int:transaction_id>/", views.TransactionDetailView.as_view(), name="api-transaction"),
     path("transactions/<int:transaction_id>/refund/", views.RefundView.as_view(), name="api-transaction-refund"),
     path("statements/", statements.StatementView.as_view(), name="api-statements"),
+    path("requests/", money_requests.RequestListView.as_view(), name="api-requests"),
+    path("requests/mutes/", money_requests.MuteListView.as_view(), name="api-request-mutes"),
+    path("requests/mutes/<int:user_id>/", money_requests.MuteDetailView.as_view(), name="api-request-mute"),
+    path("requests/<int:request_id>/", money_requests.RequestDetailView.as_view(), name="api-request"),
+    path("requests/<int:request_id>/pay/", money_requests.RequestPayView.as_view(), name="api-request-pay"),
+    path("requests/<int:request_id>/decline/", money_requests.RequestDeclineView.as_view(), name="api-request-decline"),
+    path("requests/<int:request_id>/cancel/", money_requests.RequestCancelView.as_view(), name="api-request-cancel"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its set-up script as a file, so scripts stay 'self' only.
     path(

@@ -91,6 +91,14 @@ _SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
         "new_password": ("validation_error", _PASSWORD_RULES),
         "code": _WRONG_CODE,
     },
+    # Asking yourself for money (the run's own user id), numbering plans.
+    "POST /api/v1/requests/": {
+        None: ("self_request", (errors.SelfRequest.default_message,)),
+        "to_mobile": ("validation_error", _NUMBERING_PLAN),
+    },
+    "POST /api/v1/requests/mutes/": {
+        None: ("self_request", ("You cannot mute yourself.",)),
+    },
 }
 
 
@@ -147,6 +155,11 @@ _NEVER_2XX_FOR_A_VERIFIED_USER = {
     "POST /api/v1/auth/mobile/code/",
     "POST /api/v1/auth/password/",
     "POST /api/v1/auth/password/reset/confirm/",
+    # Nobody asks the run's user for money, so it has no request to pay or decline; and it unmutes
+    # only what it muted, by an id it drew (tests/wallets/api/test_requests.py covers their 2xx).
+    "POST /api/v1/requests/{request_id}/pay/",
+    "POST /api/v1/requests/{request_id}/decline/",
+    "DELETE /api/v1/requests/mutes/{user_id}/",
 }
 
 

@@ -398,6 +398,15 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
         "GET /api/v1/transactions/": {"200", "400", "401", "403", "406"},
         "GET /api/v1/transactions/{transaction_id}/": {"200", "400", "401", "403", "404", "406"},
         "POST /api/v1/transactions/{transaction_id}/refund/": money | {"404", "423"},
+        "GET /api/v1/requests/": {"200", "400", "401", "403", "406"},
+        "POST /api/v1/requests/": body | {"201", "422", "429", "503"},
+        "GET /api/v1/requests/{request_id}/": {"200", "400", "401", "403", "404", "406"},
+        "POST /api/v1/requests/{request_id}/pay/": money | {"404", "423"},
+        "POST /api/v1/requests/{request_id}/decline/": {"200", "400", "401", "403", "404", "406", "409", "503"},
+        "POST /api/v1/requests/{request_id}/cancel/": {"200", "400", "401", "403", "404", "406", "409", "503"},
+        "GET /api/v1/requests/mutes/": {"200", "400", "401", "403", "406"},
+        "POST /api/v1/requests/mutes/": body | {"201", "422"},
+        "DELETE /api/v1/requests/mutes/{user_id}/": {"204", "400", "401", "403", "404", "406"},
     }
     transfer = schema["paths"]["/api/v1/transfers/"]["post"]["responses"]
     assert transfer["429"]["headers"]["Retry-After"]["required"] is True

@@ -33,6 +33,7 @@ def test_history_is_newest_first_in_the_shared_transaction_shape(
         "created_at",
         "note",
         "corrects",
+        "request",
     }
 
 
