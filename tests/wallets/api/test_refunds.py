@@ -49,6 +49,7 @@ def test_refund_answers_201_with_the_new_entry(alice: User, bob: User, payment: 
         "created_at": body["created_at"],
         "note": "part of it",
         "corrects": payment.pk,
+        "request": None,
     }
     assert balance_of(bob) == Decimal("60.00")
     # The rest, by default.
