@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -25,6 +26,29 @@ def staff_client(username: str) -> tuple[User, Client]:
     client = Client()
     client.force_login(user)
     return user, client
+
+
+class _NestedForms(HTMLParser):
+    """Counts <form> tags opened inside another form (a browser drops them: their buttons post the outer one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = self.nested = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form":
+            self.nested += self.depth > 0
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.depth -= 1
+
+
+def nested_forms(html: str) -> int:
+    parser = _NestedForms()
+    parser.feed(html)
+    return parser.nested
 
 
 def propose_url(entry: Transaction) -> str:
@@ -66,6 +90,7 @@ def test_a_second_staff_member_approves_and_the_page_says_so(alice: User, bob: U
     proposal = ReversalProposal.objects.get()
     page = lead.get(f"/admin/ledger/reversalproposal/{proposal.pk}/change/").content.decode()
     assert f"/admin/ledger/reversalproposal/{proposal.pk}/approve/" in page
+    assert nested_forms(page) == 0
 
     approved = lead.post(f"/admin/ledger/reversalproposal/{proposal.pk}/approve/", follow=True)
     assert "Approved" in approved.content.decode()
