@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "heavy_user_rows": heavy_rows,
         "ordinary_user_rows": ordinary_rows,
         "fill_seconds": round(fill_seconds, 1),
+        "reused": args.reuse,
         "postgresql": server,
         "page": PAGE,
         "results": results,

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ledger.history import NO_FILTER, HistoryFilter
@@ -127,6 +128,13 @@ def entries_visible_to(
     return [entries[pk] for pk in ids]
 
 
+# A branch with a range or text filter first looks among the user's newest this many rows of
+# its side (a short walk down the (party, id) index) before it searches the older ones.
+HISTORY_WINDOW = 1000
+# Above every id (PostgreSQL's bigint).
+_NO_ID = 2**63 - 1
+
+
 def visible_page_sql(
     *,
     user_id: int,
@@ -141,32 +149,55 @@ def visible_page_sql(
     Each branch (a side of the visibility rule, narrowed) takes its newest ``limit`` ids. With no
     filter, or filters whose index keeps the id order ((party, other party, id), (party, type, id),
     (party, status, id)), that is a walk down the index that stops after ``limit`` rows. A range
-    (dates, amounts) or a text search has no index in id order; left to itself PostgreSQL then walks
-    the primary key newest first and filters, which is quick when matches are recent and common, and
-    reads a large part of the ledger when they are old or rare. So on PostgreSQL such a branch is
-    fenced (``OFFSET 0``): its matches are found first, through the (party, created_at), (party,
-    amount) or trigram index, then the newest ``limit`` of them kept. Its cost is then bounded by the
-    user's own matching rows, never by the size of the ledger (docs/performance.md, "History filters").
+    (dates, amounts) or a text search has no index in id order; left to itself PostgreSQL walks
+    the primary key newest first and filters, which reads a large part of the ledger when the
+    matches are old or rare. So on PostgreSQL such a branch runs in two parts split at an id (the
+    floor): the user's newest ``HISTORY_WINDOW`` rows of the side, read through the (party, id)
+    index (enough when matches are common), and only if they hold fewer than ``limit`` matches, the older rows,
+    found through the (party, created_at), (party, amount) or trigram index first (``OFFSET 0``
+    keeps PostgreSQL from walking the primary key) and then sorted. Any floor splits the ids in
+    two, so the page is the same whatever it is; the cost is bounded by the user's own rows,
+    never by the ledger's (docs/performance.md, "History filters").
     """
     ascending = after_id is not None
     order = "ASC" if ascending else "DESC"
-    fence = filters.out_of_id_order and connection.vendor == "postgresql"
+    split = filters.out_of_id_order and connection.vendor == "postgresql"
     parts: list[tuple[str, list[Any]]] = []
     for sent, side in ((True, _sent_by(user_id)), (False, _received_by(user_id))):
+        party = Q(sender_id=user_id) if sent else Q(receiver_id=user_id)
         for narrowed in filters.side(sent=sent):
             rows = Transaction.objects.filter(side, narrowed)
+            mine = Transaction.objects.filter(party)
             if after_id is not None:
-                rows = rows.filter(id__gt=after_id)
+                rows, mine = rows.filter(id__gt=after_id), mine.filter(id__gt=after_id)
             elif before_id is not None:
-                rows = rows.filter(id__lt=before_id)
-            if fence:
-                sql, params = rows.order_by().values_list("id", flat=True).query.sql_with_params()
-                n = len(parts)
-                parts.append((f"SELECT id FROM ({sql} OFFSET 0) f{n} ORDER BY id {order} LIMIT %s", [*params, limit]))
-            else:
-                query = rows.order_by("id" if ascending else "-id").values_list("id", flat=True)[:limit].query
+                rows, mine = rows.filter(id__lt=before_id), mine.filter(id__lt=before_id)
+            newest_first = "id" if ascending else "-id"
+            if not split:
+                query = rows.order_by(newest_first).values_list("id", flat=True)[:limit].query
                 sql, params = query.sql_with_params()
                 parts.append((sql, list(params)))
+                continue
+            # The window: the party's newest HISTORY_WINDOW ids from the page's bound (its index
+            # alone), then those rows that match. The floor: the last of those ids; a side with
+            # fewer rows is all window.
+            recent = mine.order_by(newest_first).values("id")
+            window = rows.filter(id__in=recent[:HISTORY_WINDOW])
+            floor = Coalesce(Subquery(recent[HISTORY_WINDOW - 1 : HISTORY_WINDOW]), Value(_NO_ID if ascending else 0))
+            older = rows.filter(id__gt=floor) if ascending else rows.filter(id__lt=floor)
+            window_sql, window_params = (
+                window.order_by(newest_first).values_list("id", flat=True)[:limit].query.sql_with_params()
+            )
+            older_sql, older_params = older.order_by().values_list("id", flat=True).query.sql_with_params()
+            n = len(parts)
+            parts.append(
+                (
+                    f"WITH w{n} AS MATERIALIZED ({window_sql}) SELECT id FROM w{n} UNION ALL "
+                    f"(SELECT id FROM ({older_sql} OFFSET 0) f{n} WHERE (SELECT count(*) FROM w{n}) < %s "
+                    f"ORDER BY id {order} LIMIT %s)",
+                    [*window_params, *older_params, limit, limit],
+                )
+            )
     if not parts:
         return None
     # The two sides never share a row; a row can match both branches of one side (note and name).

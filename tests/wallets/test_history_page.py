@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
+from ledger import selectors as ledger_selectors
 from ledger.models import Transaction
 from wallets import services
 from wallets.models import User
@@ -121,7 +122,13 @@ def _links(page: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def test_newer_and_older_keep_the_filters(client: Client, alice: User, bob: User, carol: User, settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("window", [1000, 1, 3])
+def test_newer_and_older_keep_the_filters(
+    client: Client, alice: User, bob: User, carol: User, settings, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:  # type: ignore[no-untyped-def]
+    # On PostgreSQL a text filter reads the newest HISTORY_WINDOW rows of a side first, then the older
+    # ones, both ways (Older and Newer): small windows send the pages through both parts.
+    monkeypatch.setattr(ledger_selectors, "HISTORY_WINDOW", window)
     settings.PAYLANE_HISTORY_PAGE_SIZE = 2
     for n in range(5):
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1", note=f"tea {n}")

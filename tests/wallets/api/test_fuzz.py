@@ -167,3 +167,43 @@ def test_reads_and_odd_paths_never_fail_with_a_500(
     assert response.status_code < 500
     if method not in ("GET", "HEAD", "OPTIONS"):
         assert state() == before
+
+
+FILTERS = ["since", "until", "counterparty", "direction", "type", "status", "min_amount", "max_amount", "q"]
+filter_values = (
+    st.text(max_size=20)
+    | st.dates().map(str)
+    | st.integers(min_value=-(10**20), max_value=10**20).map(str)
+    | st.sampled_from(
+        [
+            "0001-01-01",
+            "9999-12-31",
+            "2026-02-29",
+            "in",
+            "out",
+            "TRANSFER",
+            "FAILED",
+            "0.01",
+            "1" * 13,
+            "%",
+            "_",
+            "a\x00b",
+        ]
+    )
+)
+
+
+@FUZZ
+@given(filters=st.dictionaries(st.sampled_from(FILTERS), filter_values, max_size=5), limit=st.sampled_from(["1", "20"]))
+def test_history_filters_never_fail_with_a_500(
+    setup: tuple[Api, User, User], filters: dict[str, str], limit: str
+) -> None:
+    api, alice, bob = setup
+    services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1", note="fuzz")
+    response = api.get("/api/v1/transactions/", {**filters, "limit": limit})
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        error = response.json()["error"]
+        assert error["code"] == "invalid_filter" and set(error["fields"]) <= set(FILTERS)
+    elif response.json()["next"] is not None:
+        assert api.get(response.json()["next"]).status_code == 200

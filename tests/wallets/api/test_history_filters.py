@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
+from ledger import selectors as ledger_selectors
 from ledger.models import Transaction
 from tests.wallets.api.conftest import Api, error_of, state
 from wallets import services
@@ -27,6 +28,14 @@ class World:
     bob: User
     carol: User
     e: dict[str, Transaction]
+
+
+@pytest.fixture(params=[1000, 1, 3], ids=lambda w: f"window{w}")
+def window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """On PostgreSQL a range or text filter looks among the newest HISTORY_WINDOW rows of a side
+    first, then the older ones: small windows send every case through both parts."""
+    monkeypatch.setattr(ledger_selectors, "HISTORY_WINDOW", request.param)
+    return int(request.param)
 
 
 @pytest.fixture
@@ -127,7 +136,7 @@ def test_without_filters_alice_sees_her_whole_history(api_for: Callable[[User], 
     ],
 )
 def test_each_filter_alone(
-    api_for: Callable[[User], Api], world: World, params: dict[str, str], names: tuple[str, ...]
+    api_for: Callable[[User], Api], world: World, window: int, params: dict[str, str], names: tuple[str, ...]
 ) -> None:
     params = {
         k: str(world.bob.pk) if v == "BOB" else str(world.carol.pk) if v == "CAROL" else v for k, v in params.items()
@@ -163,7 +172,7 @@ def test_each_filter_alone(
     ],
 )
 def test_filters_combine(
-    api_for: Callable[[User], Api], world: World, params: dict[str, str], names: tuple[str, ...]
+    api_for: Callable[[User], Api], world: World, window: int, params: dict[str, str], names: tuple[str, ...]
 ) -> None:
     params = {
         k: str(world.bob.pk) if v == "BOB" else str(world.carol.pk) if v == "CAROL" else v for k, v in params.items()
@@ -183,7 +192,7 @@ def test_filters_never_widen_what_a_user_may_see(api_for: Callable[[User], Api],
 
 
 def test_pages_keep_the_filters_and_cover_every_match_once(
-    api_for: Callable[[User], Api], world: World, at: Callable[[str], None]
+    api_for: Callable[[User], Api], world: World, at: Callable[[str], None], window: int
 ) -> None:
     at("2026-11-25 12:00")
     for n in range(7):
