@@ -63,16 +63,3 @@ class SignInThrottle(_LimitThrottle):
 
     def ident(self, request: Request) -> object | None:
         return client_ip(request._request) or "unknown"
-
-
-class StatementThrottle(_LimitThrottle):
-    """``GET /statements/`` (and the statements page), per user: a GET that reads up to a year of the ledger."""
-
-    limit = ratelimit.STATEMENTS
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if not request.user.is_authenticated:
-            return True
-        decision = ratelimit.hit(self.limit, request.user.pk)
-        self._wait = decision.retry_after
-        return decision.allowed
