@@ -5,9 +5,9 @@ see" does: a filter then reads one user's rows. The text search (``q``, any case
 anywhere in the note or the other party's username) is ``UPPER(col) LIKE UPPER('%text%')``
 as Django writes ``icontains``; on PostgreSQL a pg_trgm GIN index on ``UPPER(col)`` serves
 it (three characters or more). SQLite has no such index and needs none: it gets the
-B-trees only. The index on the user table is made here, with the ledger's, so that one
-migration holds everything the history's filters need. Unapplied, the trigram indexes are
-dropped and the extension stays (other database objects may use it by then).
+B-trees only. The username's twin index belongs to the user table's app (the ledger knows
+nothing of it): wallets ``0010_username_trigram``. Unapplied, the trigram index is dropped
+and the extension stays (other database objects may use it by then).
 
 ``AddIndex`` is ``CREATE INDEX``: no table is rebuilt, on either backend, so the
 append-only triggers stay as they are. On an already large PostgreSQL ledger, create
@@ -23,10 +23,8 @@ from ledger.migration_operations import VendorSQL
 TRIGRAM_FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX IF NOT EXISTS ledger_tx_note_trgm ON ledger_transaction USING gin (UPPER(note) gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS wallets_user_username_trgm ON wallets_user USING gin (UPPER(username) gin_trgm_ops)",
 ]
 TRIGRAM_REVERSE = [
-    "DROP INDEX IF EXISTS wallets_user_username_trgm",
     "DROP INDEX IF EXISTS ledger_tx_note_trgm",
 ]
 
