@@ -6,9 +6,13 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ledger.models import Transaction
 from tests.wallets.api.conftest import Api, error_of
@@ -165,3 +169,21 @@ def test_a_refused_period_does_not_count_against_the_limit(
     client = api_for(asha)
     assert client.get(URL, {"from": "2026-03-31", "to": "2026-03-01"}).status_code == 400
     assert client.get(URL, {"from": "2026-03-01", "to": "2026-03-31"}).status_code == 200
+
+
+@pytest.mark.django_db
+@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    first=st.one_of(st.none(), st.dates().map(date.isoformat), st.text(max_size=12)),
+    last=st.one_of(st.none(), st.dates().map(date.isoformat), st.text(max_size=12)),
+    fmt=st.one_of(st.none(), st.sampled_from(["csv", "pdf"]), st.text(max_size=5)),
+)
+def test_any_query_is_a_statement_or_a_400_never_a_500(
+    api_for: Callable[[User], Api], asha: User, settings: Any, first: str | None, last: str | None, fmt: str | None
+) -> None:
+    settings.PAYLANE_STATEMENT_RATE = "1000000/s"
+    params = {name: value for name, value in (("from", first), ("to", last), ("format", fmt)) if value is not None}
+    response = api_for(asha).get(URL, params)
+    assert response.status_code in (200, 400), response.content[:300]
+    if response.status_code == 400:
+        assert error_of(response)["code"] in ("invalid_period", "validation_error")
