@@ -14,7 +14,7 @@ from ledger.models import Transaction
 from tests.conftest import PIN
 from tests.racing import race
 from wallets import money_requests
-from wallets.errors import RequestClosed
+from wallets.errors import RequestClosed, RequestLimitExceeded
 from wallets.models import MoneyRequest, User, Wallet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -74,3 +74,20 @@ def test_a_payment_racing_a_cancel_either_pays_or_is_refused_never_both(register
     paid = MoneyRequest.objects.filter(status="PAID").count()
     assert Wallet.objects.get(user=bob).balance == Decimal("10.00") * paid
     call_command("verify_ledger", verbosity=0)
+
+
+def test_racing_requests_never_exceed_the_daily_rate(register: Callable[..., User], settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PAYLANE_REQUEST_RATE = 3
+    alice, bob = register("alice"), register("bob")
+    connected = threading.Barrier(8)
+
+    def ask() -> MoneyRequest:
+        connection.ensure_connection()
+        connected.wait()
+        return money_requests.request_create(requester=bob, to_user_id=alice.pk, amount="1.00")
+
+    results = race([ask] * 8)
+
+    assert sum(isinstance(r, MoneyRequest) for r in results) == 3
+    assert sum(isinstance(r, RequestLimitExceeded) for r in results) == 5, results
+    assert MoneyRequest.objects.filter(requester=bob).count() == 3

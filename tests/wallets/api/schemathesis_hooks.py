@@ -155,10 +155,12 @@ _NEVER_2XX_FOR_A_VERIFIED_USER = {
     "POST /api/v1/auth/mobile/code/",
     "POST /api/v1/auth/password/",
     "POST /api/v1/auth/password/reset/confirm/",
-    # Nobody asks the run's user for money, so it has no request to pay or decline; and it unmutes
-    # only what it muted, by an id it drew (tests/wallets/api/test_requests.py covers their 2xx).
+    # Nobody asks the run's user for money, so it has no request to pay or decline; it knows no other
+    # account's id to mute (ids depend on what ran before), and unmutes only what it muted
+    # (tests/wallets/api/test_requests.py covers their 2xx).
     "POST /api/v1/requests/{request_id}/pay/",
     "POST /api/v1/requests/{request_id}/decline/",
+    "POST /api/v1/requests/mutes/",
     "DELETE /api/v1/requests/mutes/{user_id}/",
 }
 
