@@ -127,11 +127,12 @@
       var li = el("li");
       var a = el("a", "pay-again");
       a.href = "/transfer/?to=" + encodeURIComponent(p.user_id);
-      a.setAttribute("aria-label", "Pay " + p.username + " again");
       var avatar = el("span", "avatar", (p.username.charAt(0) || "?").toUpperCase());
       avatar.setAttribute("aria-hidden", "true");
       a.appendChild(avatar);
+      a.appendChild(el("span", "visually-hidden", "Pay ")); // read as "Pay bob again"; seen as "bob"
       a.appendChild(document.createTextNode(p.username));
+      a.appendChild(el("span", "visually-hidden", " again"));
       li.appendChild(a);
       list.appendChild(li);
     });
