@@ -54,6 +54,16 @@ def on_form(form_css: str, fields: dict[str, str]) -> Act:
     return lambda driver, server, people: fill(driver, form_css, fields)
 
 
+def then(*acts: Act) -> Act:
+    """Several steps on one page after another (a form, then the page it leads to)."""
+
+    def run(driver: Any, server: Daphne, people: dict[str, User]) -> None:
+        for act in acts:
+            act(driver, server, people)
+
+    return run
+
+
 def live(driver: Any, server: Daphne, people: dict[str, User]) -> None:
     wait_live(driver)
 
@@ -119,6 +129,14 @@ PAGES: list[Page] = [
         "pay mobile, confirm",
         "/pay-mobile/",
         act=on_form("main form[action='/pay-mobile/']", {"mobile_number": "+919812345678", "amount": "5"}),
+    ),
+    Page(
+        "pay mobile, confirm with a wrong PIN",
+        "/pay-mobile/",
+        act=then(
+            on_form("main form[action='/pay-mobile/']", {"mobile_number": "+919812345678", "amount": "5"}),
+            on_form("main form[action='/pay-mobile/']", {"pin": "0000"}),
+        ),
     ),
     Page("verify mobile", "/verify-mobile/", as_user="nia"),
     Page(
