@@ -1,7 +1,8 @@
 """Where a wallet's money went: the dashboard's figures, read from the ledger.
 
 Three reads, each served by the ledger's (sender, -id) and (receiver, -id)
-indexes: the balance at the end of each of the last 30 days (from the
+indexes (a window in time is also a range of ids, found on the created_at
+index): the balance at the end of each of the last 30 days (from the
 ``*_balance_after`` that every SUCCESS entry carries, so nothing is replayed),
 money in and out by counterparty this calendar month, and the people the user
 paid most recently ("pay again"). Days and months are in ``TIME_ZONE``. Only
@@ -100,6 +101,26 @@ def _success() -> Q:
     return Q(status=Transaction.Status.SUCCESS)
 
 
+# An entry's id is drawn when it is inserted and its time is read under the wallet locks just before:
+# across concurrent transactions the two orders differ by at most a transaction's length, which the
+# statement timeout keeps far below this.
+_ID_CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _since(moment: datetime) -> Q:
+    """Entries from ``moment`` on, bounded by id as well, so that a user's entries are read by the
+    (sender, -id) and (receiver, -id) indexes from there only, however long their history."""
+    first = (
+        Transaction.objects.filter(created_at__gte=moment - _ID_CLOCK_SKEW)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if first is None:
+        return Q(pk__in=[])
+    return Q(id__gte=first, created_at__gte=moment)
+
+
 def balance_by_day(*, user_id: int, today: date, days: int = BALANCE_DAYS) -> list[DayBalance]:
     """The balance at the end of each of the ``days`` days up to ``today`` (today: as it is now).
 
@@ -125,7 +146,7 @@ def balance_by_day(*, user_id: int, today: date, days: int = BALANCE_DAYS) -> li
     opening = max((row for row in (last_sent, last_received) if row and row[0] is not None), default=(0, ZERO))
     ends: dict[date, tuple[int, Decimal]] = {}
     rows = Transaction.objects.filter(
-        _success() & Q(created_at__gte=start) & (Q(sender_id=user_id) | Q(receiver_id=user_id))
+        _success() & _since(start) & (Q(sender_id=user_id) | Q(receiver_id=user_id))
     ).values_list(
         "created_at",
         "sender_id",
@@ -155,7 +176,7 @@ def counterparties_this_month(*, user_id: int, today: date, limit: int = COUNTER
 
     Transfers, refunds and reversals count; adding money has no counterparty.
     """
-    month = _success() & Q(created_at__gte=_day_start(today.replace(day=1))) & Q(sender__isnull=False)
+    month = _success() & _since(_day_start(today.replace(day=1))) & Q(sender__isnull=False)
     month &= ~Q(transaction_type=Transaction.Type.ADD_MONEY)
     people: dict[int, Counterparty] = {}
     incoming = (
