@@ -1,10 +1,32 @@
-"""Form shapes for the pages. The rules themselves live in the services."""
+"""Form shapes for the pages. The rules themselves live in the services.
+
+The money forms check each field with the services' own parsers (amount,
+note, user id, mobile number) so that a form with two bad fields shows both
+errors at once; the services check them again, and decide everything else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 
+from wallets.errors import PinRequired, WalletError
 from wallets.formtokens import form_token_new
+from wallets.money import amount_parse
+from wallets.notes import note_clean
+from wallets.phone import mobile_normalize
+from wallets.recipients import user_id_parse
+
+
+def _checked(form: forms.Form, name: str, parse: Callable[[str], object]) -> str:
+    """The field's text as typed, once the service's ``parse`` accepts it; its refusal as this field's error."""
+    value: str = form.cleaned_data.get(name) or ""
+    try:
+        parse(value)
+    except WalletError as error:
+        raise forms.ValidationError(error.message) from None
+    return value
 
 
 class AmountField(forms.CharField):
@@ -124,8 +146,28 @@ class MobileNumberForm(forms.Form):
 class AddMoneyForm(OneTimeForm):
     amount = AmountField()
 
+    def clean_amount(self) -> str:
+        return _checked(self, "amount", amount_parse)
 
-class TransferForm(OneTimeForm):
+
+class _PaymentChecks(forms.Form):
+    """Every field's error at once; an empty PIN is named too when something else is wrong
+    (alone, it is the service's to answer: "no PIN yet" differs from "type your PIN")."""
+
+    def clean_amount(self) -> str:
+        return _checked(self, "amount", amount_parse)
+
+    def clean_note(self) -> str:
+        return _checked(self, "note", note_clean)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if self.errors and "pin" in self.fields and not data.get("pin"):
+            self.add_error("pin", PinRequired().message)
+        return data
+
+
+class TransferForm(_PaymentChecks, OneTimeForm):
     to_user_id = forms.CharField(
         max_length=20, label="Recipient user id", widget=forms.TextInput(attrs={"inputmode": "numeric"})
     )
@@ -133,8 +175,11 @@ class TransferForm(OneTimeForm):
     note = NoteField()
     pin = PinField()
 
+    def clean_to_user_id(self) -> str:
+        return _checked(self, "to_user_id", user_id_parse)
 
-class PayMobileDetailsForm(forms.Form):
+
+class PayMobileDetailsForm(_PaymentChecks):
     """Pay-by-mobile, first step: whom and how much. The next step shows whose number it is and asks for the PIN."""
 
     mobile_number = forms.CharField(
@@ -144,6 +189,9 @@ class PayMobileDetailsForm(forms.Form):
     )
     amount = AmountField()
     note = NoteField()
+
+    def clean_mobile_number(self) -> str:
+        return _checked(self, "mobile_number", mobile_normalize)
 
 
 class PayMobileForm(OneTimeForm):

@@ -32,7 +32,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from ledger.models import Transaction
-from ledger.money import INTEGER_DIGITS, ZERO
+from ledger.money import INTEGER_DIGITS, ZERO, money_format
 from ledger.services import Party, daily_limit_change_record, entry_append
 from ledger.statements import Statement
 from realtime import notify
@@ -80,9 +80,7 @@ def wallet_top_up(*, user: User, amount: object, on_recorded: OnRecorded | None 
     """
     value = amount_parse(amount)
     if value > settings.PAYLANE_TOP_UP_MAX:
-        raise TopUpLimitExceeded(
-            f"A single top-up may add at most {settings.PAYLANE_TOP_UP_MAX:,} {settings.PAYLANE_CURRENCY}."
-        )
+        raise TopUpLimitExceeded(f"A single top-up may add at most {money_format(settings.PAYLANE_TOP_UP_MAX)}.")
     with busy_on_timeout():
         return _top_up_commit(user_id=user.pk, amount=value, on_recorded=on_recorded)
 
@@ -256,14 +254,14 @@ def transfer_apply(
     if receiver is None or receiver_id not in verified:  # an unverified account answers as an unknown one
         raise RecipientNotFound("No registered user has that id.")
     if sender.balance < amount:
-        raise InsufficientFunds(f"Insufficient funds: your balance is {sender.balance:,} {settings.PAYLANE_CURRENCY}.")
+        raise InsufficientFunds(f"Insufficient funds: your balance is {money_format(sender.balance)}.")
     today = timezone.localdate(now)
     spent = spent_on_day(sender, today)
     limit = sender.effective_daily_limit
     if spent + amount > limit:
         raise DailyLimitExceeded(
-            f"This would exceed your daily limit of {limit:,} {settings.PAYLANE_CURRENCY}: "
-            f"{max(limit - spent, ZERO):,} left today."
+            f"This would exceed your daily limit of {money_format(limit)}: "
+            f"{money_format(max(limit - spent, ZERO))} left today."
         )
     if receiver.balance + amount > MAX_BALANCE:
         raise InvalidAmount("The recipient's wallet cannot hold that much.")

@@ -32,7 +32,7 @@ from django.views.generic import FormView
 from ledger.models import Transaction
 from ledger.money import money_format
 from telemetry.metrics import RATE_LIMITED
-from wallets import idempotency, payments, ratelimit, selectors, services
+from wallets import idempotency, insights, payments, ratelimit, selectors, services
 from wallets.accounts import credentials, payees, pins, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
@@ -166,23 +166,38 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-@wallet_required
-@require_http_methods(["GET", "HEAD"])
-def dashboard(request: HttpRequest) -> HttpResponse:
-    wallet = selectors.wallet_for_user(user=signed_in_user(request))
+# A dashboard form posts this (``<input type="hidden" name="from" value="dashboard">``): refused, it is
+# shown again on the dashboard, its errors beside its fields, instead of on a page of its own.
+FROM_DASHBOARD = "dashboard"
+
+
+def _from_dashboard(request: HttpRequest) -> bool:
+    return request.method == "POST" and request.POST.get("from") == FROM_DASHBOARD
+
+
+def dashboard_render(request: HttpRequest, *, status: int = 200, **forms_shown: forms.Form) -> HttpResponse:
+    """The dashboard, with fresh forms but for ``forms_shown`` (``transfer_form=<a refused form>``, say)."""
+    user = signed_in_user(request)
+    wallet = selectors.wallet_for_user(user=user)
     context = {
         "wallet": wallet,
         "spent_today": selectors.wallet_spent_today(wallet=wallet),
         "remaining_today": selectors.wallet_remaining_today(wallet=wallet),
-        "recent": selectors.transactions_page_for_user(
-            user_id=signed_in_user(request).pk, before_id=None, limit=RECENT_ON_DASHBOARD
-        ),
+        "recent": selectors.transactions_page_for_user(user_id=user.pk, before_id=None, limit=RECENT_ON_DASHBOARD),
         "pin": pins.pin_status(user_id=wallet.user_id),
+        "insights": insights.dashboard_insights(user_id=user.pk),
         "add_money_form": AddMoneyForm(),
         "transfer_form": TransferForm(),
         "pay_mobile_form": PayMobileDetailsForm(),
+        **forms_shown,
     }
-    return render(request, "dashboard.html", context)
+    return render(request, "dashboard.html", context, status=status)
+
+
+@wallet_required
+@require_http_methods(["GET", "HEAD"])
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return dashboard_render(request)
 
 
 def _id_param(raw: str | None) -> int | None:
@@ -252,6 +267,8 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
     endpoint = ""
     # The form field that a recipient error (unknown, yourself) belongs to.
     recipient_field: str | None = None
+    # The dashboard's name for this form: a refused form sent from the dashboard is shown there again.
+    dashboard_form: str | None = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.user.is_authenticated and not selectors.user_has_wallet(user_id=request.user.pk):
@@ -304,6 +321,12 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
     def form_invalid(self, form: Any) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form.fresh()), status=400)
 
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        if self.dashboard_form and _from_dashboard(self.request):
+            status = response_kwargs.get("status", 200)
+            return dashboard_render(self.request, status=status, **{self.dashboard_form: context["form"]})
+        return super().render_to_response(context, **response_kwargs)
+
     def refused(self, form: Any, error: WalletError) -> HttpResponse:
         response = self.render_to_response(self.get_context_data(form=form.fresh()), status=_status_of(error))
         return _with_retry_after(response, error)
@@ -316,6 +339,7 @@ class AddMoneyView(MoneyFormView):
     template_name = "add_money.html"
     form_class = AddMoneyForm
     endpoint = "add_money"
+    dashboard_form = "add_money_form"
 
     def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
         return services.wallet_top_up(user=signed_in_user(self.request), amount=data["amount"], on_recorded=on_recorded)
@@ -332,6 +356,15 @@ class TransferView(MoneyFormView):
     form_class: type[OneTimeForm] = TransferForm
     endpoint = "transfer"
     recipient_field = "to_user_id"
+    dashboard_form: str | None = "transfer_form"
+
+    def get_initial(self) -> dict[str, Any]:
+        """``/transfer/?to=<id>``: "pay again" on the dashboard opens the form with the payee filled in."""
+        initial = super().get_initial()
+        to = _id_param(self.request.GET.get("to"))
+        if to is not None:
+            initial["to_user_id"] = str(to)
+        return initial
 
     def perform(self, data: dict[str, Any], on_recorded: OnRecorded | None) -> Transaction:
         return payments.payment_send(
@@ -366,6 +399,8 @@ class PayMobileView(TransferView):
     form_class = PayMobileForm
     endpoint = "pay_mobile"
     recipient_field = "mobile_number"
+    # Only the first step is on the dashboard (``_details``); the confirmation is a page of its own.
+    dashboard_form = None
     # Set when the payee is known for this response: the confirmation shows it.
     payee: payees.Payee | None = None
     # Set when the final POST was refused for its recipient: the page then looks nobody up again.
@@ -399,6 +434,8 @@ class PayMobileView(TransferView):
         return self.render_to_response(self.get_context_data(form=form))
 
     def _details(self, form: forms.Form, *, status: int = 200) -> HttpResponse:
+        if _from_dashboard(self.request):
+            return dashboard_render(self.request, status=status, pay_mobile_form=form)
         return render(self.request, "pay_mobile.html", {"form": form}, status=status)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

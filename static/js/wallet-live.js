@@ -30,6 +30,7 @@
     socket: null,
     lastFrameAt: 0,
     retry: null,
+    countdown: null, // ticks the "retrying in N s" of the offline banner
   };
 
   Array.prototype.forEach.call(listEl.querySelectorAll("li.tx[data-seq]"), function (li) {
@@ -51,13 +52,36 @@
     indicator.setAttribute("data-status", status);
   }
 
+  // --- Notices: money received and requests, said out loud (role=status, aria-live=polite) ----
+  var noticeEl = document.getElementById("live-notice");
+
+  function notify(text, kind) {
+    if (!noticeEl) return;
+    noticeEl.className = "live-notice " + (kind || "received");
+    noticeEl.textContent = text;
+  }
+
+  // Other scripts of the page (the insights) follow the same frames through these events.
+  function tell(name, detail) {
+    var event;
+    try {
+      event = new CustomEvent(name, { detail: detail });
+    } catch (e) {
+      return;
+    }
+    document.dispatchEvent(event);
+  }
+
   // --- Formatting (the same as the templates' |money and date filters) -------------------
   var currency = (balanceEl.textContent.trim().split(" ")[0] || "").replace(/[^A-Z]/g, "") || "INR";
 
   function money(amount, cur) {
-    var parts = String(amount).split(".");
-    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    return (cur || currency) + " " + whole + "." + ((parts[1] || "") + "00").slice(0, 2);
+    return window.PaylaneMoney.format(amount, cur || currency); // static/js/money.js
+  }
+
+  function reasonText(code) {
+    // "daily_limit_exceeded" -> "daily limit exceeded", as the templates' |reason filter.
+    return (code || "").split("_").join(" ").trim() || "refused";
   }
 
   function when(iso) {
@@ -83,7 +107,7 @@
     main.appendChild(el("span", "tx-what", what));
     if (tx.note) main.appendChild(el("span", "tx-note", tx.note));
     var meta = "#" + tx.id + " · " + when(tx.created_at);
-    if (failed) meta += " · failed: " + ((tx.failure_reason || "").replace(/_/g, "") || "refused");
+    if (failed) meta += " · failed: " + reasonText(tx.failure_reason);
     main.appendChild(el("span", "tx-when", meta));
     li.appendChild(main);
     var sign = failed ? "" : outgoing ? "\u2212" : "+";
@@ -132,6 +156,7 @@
   var handlers = {
     hello: function (f) {
       state.userId = f.user_id;
+      tell("paylane:hello", { frame: f, userId: f.user_id });
       state.attempts = 0;
       state.version = null;
       setBalance(f.balance, f.version);
@@ -143,6 +168,11 @@
       if (state.seen.has(f.seq)) return;
       state.seen.add(f.seq);
       addRow(f.transaction);
+      var tx = f.transaction;
+      if (tx.status === "SUCCESS" && tx.sender && tx.receiver && tx.receiver.user_id === state.userId) {
+        notify("You received " + money(tx.amount, tx.currency) + " from " + tx.sender.username + (tx.note ? ": " + tx.note : ""));
+      }
+      tell("paylane:transaction", { frame: f, userId: state.userId });
       var shown = state.version;
       var fresh = setBalance(f.balance, f.version);
       if (fresh && f.remaining_today !== undefined) setRemaining(f.remaining_today);
@@ -159,6 +189,16 @@
       if (state.version !== null && f.version > state.version && !state.resuming) resume();
       else setRemaining(f.remaining_today);
     },
+    request: function (f) {
+      // A request for money (docs/websocket.md): the payer hears of a new one.
+      var r = f.request || {};
+      var payer = r.payer && typeof r.payer === "object" ? r.payer.user_id : r.payer;
+      var requester = r.requester && typeof r.requester === "object" ? r.requester.username : r.requester;
+      if (r.status === "PENDING" && payer === state.userId) {
+        notify((requester || "Someone") + " asks you for " + money(r.amount, r.currency) + (r.note ? ": " + r.note : ""), "request");
+      }
+      tell("paylane:request", { frame: f, userId: state.userId });
+    },
     error: function (f) {
       if (window.console) console.warn("wallet socket:", f.code, f.message);
     },
@@ -167,6 +207,7 @@
   // --- Connection with backoff --------------------------------------------------------------
   function connect() {
     clearTimeout(state.retry);
+    clearInterval(state.countdown);
     state.retry = null;
     show("connecting", state.attempts ? "Reconnecting\u2026" : "Connecting\u2026");
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -195,7 +236,19 @@
       }
       var delay = Math.min(30000, 500 * Math.pow(2, state.attempts)) * (0.5 + Math.random() / 2);
       state.attempts += 1;
-      show("offline", "Offline \u2014 retrying in " + Math.ceil(delay / 1000) + " s");
+      // The seconds count down on screen; a screen reader hears "retrying shortly" once, not every second.
+      var retryAt = Date.now() + delay;
+      show("offline", "Offline \u2014 retrying ");
+      var seconds = el("span", "countdown");
+      seconds.setAttribute("aria-hidden", "true");
+      indicator.appendChild(seconds);
+      indicator.appendChild(el("span", "visually-hidden", "shortly"));
+      var tick = function () {
+        seconds.textContent = "in " + Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)) + " s";
+      };
+      tick();
+      clearInterval(state.countdown);
+      state.countdown = setInterval(tick, 1000);
       state.retry = setTimeout(connect, delay);
     };
   }
