@@ -14,6 +14,7 @@ takes it back for every other reason, so a schema-valid request refused for its 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import schemathesis
@@ -47,7 +48,8 @@ _PERIOD_RULES = (
 
 # operation -> field (None for a refusal of the whole request) -> (code, messages), or a list of
 # such alternatives; the messages may come in any combination of the listed sentences.
-Rule = tuple[str, tuple[str, ...]]
+# A sentence is a string, or a pattern for one that carries a figure (an amount, a balance).
+Rule = tuple[str, tuple[str | re.Pattern[str], ...]]
 _SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
     "POST /api/v1/auth/register/": {
         "username": ("validation_error", (errors.UsernameTaken.default_message,)),
@@ -77,6 +79,16 @@ _SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
     "POST /api/v1/auth/password/": {
         "current_password": ("invalid_password", (errors.InvalidPassword.default_message,)),
         "new_password": ("validation_error", _PASSWORD_RULES),
+    },
+    # The state of the payment and of the caller's wallet: what is left of it, and the balance.
+    "POST /api/v1/transactions/{transaction_id}/refund/": {
+        "amount": [
+            (
+                "invalid_amount",
+                (re.compile(r"At most [0-9,]+\.[0-9]{2} [A-Z]{3} of this payment is left to give back\."),),
+            ),
+            ("insufficient_funds", (re.compile(r"Insufficient funds: your balance is [0-9,]+\.[0-9]{2} [A-Z]{3}\."),)),
+        ],
     },
     "POST /api/v1/auth/password/reset/": {
         "mobile_number": ("validation_error", _NUMBERING_PLAN),
@@ -122,7 +134,7 @@ def _explains(rule: Rule, code: object, message: str) -> bool:
         return False
     rest = message
     for sentence in rule[1]:
-        rest = rest.replace(sentence, "")
+        rest = sentence.sub("", rest) if isinstance(sentence, re.Pattern) else rest.replace(sentence, "")
     return not rest.strip()
 
 

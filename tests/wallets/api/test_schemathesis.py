@@ -21,6 +21,7 @@ from django.conf import global_settings
 
 from tests.conftest import PASSWORD
 from tests.support.live import BASE_DIR, RedisServer, daphne
+from wallets import services
 from wallets.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -61,7 +62,9 @@ def test_the_live_server_answers_every_request_as_its_openapi_schema_says(
     # The schema's examples: the token example signs in as alice, the transfer example pays bob with
     # alice's PIN (the `register` fixture's), the recipient example looks bob up.
     alice = register("alice", mobile="+91 98123 45678", balance="100000.00")
-    register("bob", mobile="+91 98765 43210")
+    bob = register("bob", mobile="+91 98765 43210", balance="100.00")
+    # A payment alice received: the one entry she may refund (the config points the refund at it).
+    received = services.transfer_create(sender=bob, to_user_id=alice.pk, amount="50.00")
     redis = RedisServer(tmp_path)
     redis.start()
     try:
@@ -82,6 +85,7 @@ def test_the_live_server_answers_every_request_as_its_openapi_schema_says(
                     **os.environ,
                     "PAYLANE_SCHEMATHESIS_USERNAME": alice.username,
                     "PAYLANE_SCHEMATHESIS_PASSWORD": PASSWORD,
+                    "PAYLANE_SCHEMATHESIS_REFUND_ID": str(received.pk),
                     "NO_COLOR": "1",
                 },
                 capture_output=True,
