@@ -19,6 +19,17 @@ from wallets.models import User
 At = Callable[..., Transaction]
 
 
+@pytest.fixture
+def asha(register: Callable[..., User]) -> User:
+    """The statements' account holder, with a full name for the PDF's header."""
+    return register("asha", mobile="+919876543210", first_name="Asha", last_name="Rao")
+
+
+@pytest.fixture
+def ravi(register: Callable[..., User]) -> User:
+    return register("ravi", mobile="+919812345678")
+
+
 def moment(day: date, hour: int = 12, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, clock(hour, minute)))
 

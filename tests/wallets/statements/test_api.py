@@ -22,12 +22,7 @@ URL = "/api/v1/statements/"
 
 
 @pytest.fixture
-def asha(register: Callable[..., User]) -> User:
-    return register("asha", mobile="+919876543210", first_name="Asha", last_name="Rao")
-
-
-@pytest.fixture
-def ravi(register: Callable[..., User]) -> User:
+def ravi(register: Callable[..., User]) -> User:  # with a full name, unlike conftest's
     return register("ravi", mobile="+919812345678", first_name="Ravi", last_name="Kumar")
 
 

@@ -22,16 +22,6 @@ MARCH = Period(first=date(2026, 3, 1), last=date(2026, 3, 31))
 
 
 @pytest.fixture
-def asha(register: Callable[..., User]) -> User:
-    return register("asha", mobile="+919876543210", first_name="Asha", last_name="Rao")
-
-
-@pytest.fixture
-def ravi(register: Callable[..., User]) -> User:
-    return register("ravi", mobile="+919812345678")
-
-
-@pytest.fixture
 def year_of_asha(asha: User, ravi: User, top_up: Callable[..., Transaction], pay: Callable[..., Transaction]) -> None:
     """February: 500 in, 100 to ravi. March: 200 in, 30 to ravi, 45 from ravi, a refused 5000. April: 10 to ravi."""
     top_up(asha, "500.00", date(2026, 2, 10))

@@ -18,16 +18,6 @@ PAGE = "/statements/"
 
 
 @pytest.fixture
-def asha(register: Callable[..., User]) -> User:
-    return register("asha", mobile="+919876543210", first_name="Asha", last_name="Rao")
-
-
-@pytest.fixture
-def ravi(register: Callable[..., User]) -> User:
-    return register("ravi", mobile="+919812345678")
-
-
-@pytest.fixture
 def page(asha: User, ravi: User, top_up: Callable[..., Transaction], pay: Callable[..., Transaction]) -> Client:
     top_up(asha, "100.00", date(2026, 3, 1))
     pay(asha, ravi, "12.50", date(2026, 3, 2), note="books")

@@ -22,16 +22,6 @@ MARCH = Period(first=date(2026, 3, 1), last=date(2026, 3, 31))
 
 
 @pytest.fixture
-def asha(register: Callable[..., User]) -> User:
-    return register("asha", mobile="+919876543210", first_name="Asha", last_name="Rao")
-
-
-@pytest.fixture
-def ravi(register: Callable[..., User]) -> User:
-    return register("ravi", mobile="+919812345678")
-
-
-@pytest.fixture
 def busy_march(asha: User, ravi: User, top_up: Callable[..., Transaction], pay: Callable[..., Transaction]) -> None:
     """Before March: 1000.00. In March: 60 top-ups of 1.00 to 60.00 and 40 payments of 2.50 to ravi."""
     top_up(asha, "1000.00", date(2026, 2, 1))
