@@ -71,6 +71,19 @@ def corrected_sum(*, entry_id: int) -> Decimal:
     return total or ZERO
 
 
+def corrected_sums(*, entry_ids: list[int]) -> dict[int, Decimal]:
+    """What the SUCCESS corrections of each of ``entry_ids`` add up to (absent: none), in one query."""
+    if not entry_ids:
+        return {}
+    rows = (
+        Transaction.objects.filter(corrects_id__in=entry_ids, status=Transaction.Status.SUCCESS)
+        .values("corrects_id")
+        .annotate(total=MoneySum("amount"))
+        .values_list("corrects_id", "total")
+    )
+    return {entry_id: total for entry_id, total in rows}
+
+
 def refundable_rest(*, entry: Transaction) -> Decimal:
     """What is left of ``entry``'s amount to correct (a hint outside the locks, exact under them)."""
     return max(entry.amount - corrected_sum(entry_id=entry.pk), ZERO)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ledger.models import Transaction
+from ledger.money import ZERO
 from ledger.selectors import entry_visible_to
 from wallets import corrections
 from wallets.accounts import pins
@@ -48,8 +49,16 @@ def refund_refusal(*, entry: Transaction, user_id: int) -> NotRefundable | None:
 
 
 def refund_is_offered(*, entry: Transaction, user_id: int) -> bool:
-    """Whether the history shows a Refund button on ``entry`` for ``user_id`` (no query)."""
+    """Whether ``user_id`` may refund ``entry`` by the rule alone (no query; what is left is not read)."""
     return refund_refusal(entry=entry, user_id=user_id) is None
+
+
+def refunds_offered(*, entries: list[Transaction], user_id: int) -> set[int]:
+    """The ids of ``entries`` on which the history shows a Refund button for ``user_id``: the rule allows
+    it and something is left to give back. One query for the whole list (none when no entry qualifies)."""
+    allowed = {entry.pk: entry.amount for entry in entries if refund_is_offered(entry=entry, user_id=user_id)}
+    corrected = corrections.corrected_sums(entry_ids=list(allowed))
+    return {pk for pk, amount in allowed.items() if corrected.get(pk, ZERO) < amount}
 
 
 def refundable_entry(*, user: User, transaction_id: int) -> tuple[Transaction, Decimal]:

@@ -32,7 +32,7 @@ from django.views.generic import FormView
 from ledger.models import Transaction
 from ledger.money import money_format
 from telemetry.metrics import RATE_LIMITED
-from wallets import idempotency, insights, payments, ratelimit, selectors, services
+from wallets import idempotency, insights, payments, ratelimit, refunds, selectors, services
 from wallets.accounts import credentials, payees, pins, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
@@ -179,11 +179,13 @@ def dashboard_render(request: HttpRequest, *, status: int = 200, **forms_shown: 
     """The dashboard, with fresh forms but for ``forms_shown`` (``transfer_form=<a refused form>``, say)."""
     user = signed_in_user(request)
     wallet = selectors.wallet_for_user(user=user)
+    recent = selectors.transactions_page_for_user(user_id=user.pk, before_id=None, limit=RECENT_ON_DASHBOARD)
     context = {
         "wallet": wallet,
         "spent_today": selectors.wallet_spent_today(wallet=wallet),
         "remaining_today": selectors.wallet_remaining_today(wallet=wallet),
-        "recent": selectors.transactions_page_for_user(user_id=user.pk, before_id=None, limit=RECENT_ON_DASHBOARD),
+        "recent": recent,
+        "refundable": refunds.refunds_offered(entries=recent, user_id=user.pk),
         "pin": pins.pin_status(user_id=wallet.user_id),
         "insights": insights.dashboard_insights(user_id=user.pk),
         "add_money_form": AddMoneyForm(),
@@ -244,6 +246,7 @@ def transactions(request: HttpRequest) -> HttpResponse:
         has_newer = before is not None and bool(entries and page(after_id=entries[0].pk, limit=1))
     context = {
         "entries": entries,
+        "refundable": refunds.refunds_offered(entries=entries, user_id=user_id),
         "form": form,
         "filtered": bool(query),
         "filters": urlencode(query.params()),

@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 
 from ledger.models import Transaction
-from tests.conftest import balance_of
+from tests.conftest import PIN, balance_of
 from tests.support.forms import form_token, submit
-from wallets import services
+from wallets import refunds, services
 from wallets.models import User
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,16 @@ def test_the_history_offers_a_refund_on_a_payment_received_only(alice: User, bob
     # The payer, and a top-up, get no button.
     alice_history = signed_in(alice).get("/transactions/").content.decode()
     assert "/refund/" not in alice_history
+
+
+def test_a_payment_given_back_in_full_offers_no_refund_any_more(bob: User, payment: Transaction) -> None:
+    refunds.refund_create(user=bob, transaction_id=payment.pk, pin=PIN, amount="60.00")
+    client = signed_in(bob)
+    assert refund_path(payment.pk) in client.get("/transactions/").content.decode()  # 40.00 left
+    assert refund_path(payment.pk) in client.get("/dashboard/").content.decode()
+    refunds.refund_create(user=bob, transaction_id=payment.pk, pin=PIN)
+    assert refund_path(payment.pk) not in client.get("/transactions/").content.decode()
+    assert refund_path(payment.pk) not in client.get("/dashboard/").content.decode()
 
 
 def test_the_page_starts_at_the_rest_and_refunds_once_per_form(alice: User, bob: User, payment: Transaction) -> None:
