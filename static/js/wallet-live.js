@@ -106,9 +106,17 @@
     var what = tx.type === "ADD_MONEY" ? "Added money" : outgoing ? "To " + tx.receiver.username : "From " + (tx.sender ? tx.sender.username : "");
     main.appendChild(el("span", "tx-what", what));
     if (tx.note) main.appendChild(el("span", "tx-note", tx.note));
+    if (tx.corrects) main.appendChild(el("span", "tx-when", (tx.type === "REFUND" ? "Refund" : "Reversal") + " of #" + tx.corrects));
     var meta = "#" + tx.id + " · " + when(tx.created_at);
     if (failed) meta += " · failed: " + reasonText(tx.failure_reason);
     main.appendChild(el("span", "tx-when", meta));
+    if (tx.type === "TRANSFER" && !failed && !outgoing) {
+      // A payment just received: refundable, as the server's row says (templates/partials/transaction_row.html).
+      var refund = el("a", "tx-refund", "Refund");
+      refund.href = "/transactions/" + tx.id + "/refund/";
+      refund.setAttribute("aria-label", "Refund payment #" + tx.id);
+      main.appendChild(refund);
+    }
     li.appendChild(main);
     var sign = failed ? "" : outgoing ? "\u2212" : "+";
     li.appendChild(el("span", "tx-amount " + (failed ? "none" : outgoing ? "out" : "in"), sign + money(tx.amount, tx.currency)));

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from ledger.models import Transaction
 from tests.conftest import PIN
 from tests.realtime.test_browser import chromium, wait_live  # noqa: F401  (the chromium fixture)
 from tests.support.live import Daphne, daphne, session_key
@@ -129,6 +130,9 @@ def test_money_received_shows_a_notice_that_is_read_out_and_the_insights_follow_
 
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "live-notice").text != "")
     assert notice.text == "You received INR 100.00 from bob: for the tickets"
+    received = Transaction.objects.get(transaction_type="TRANSFER", receiver=alice)
+    refund = driver.find_element(By.CSS_SELECTOR, f"li.tx[data-seq='{received.pk}'] a.tx-refund")
+    assert refund.get_attribute("href").endswith(f"/transactions/{received.pk}/refund/")
     row = driver.find_element(By.CSS_SELECTOR, f"#counterparties tr[data-user='{bob.pk}']")
     assert row.text.split() == ["bob", "+INR", "100.00"]
     caption = driver.find_element(By.ID, "balance-chart-caption").text
