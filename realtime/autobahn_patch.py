@@ -13,9 +13,8 @@ txaio's logger finds the line below its level and drops it:
   their arguments with ``hltype``/``hlval`` (``click.style``).
 
 With debug logging off (txaio's default level, ``info``, as under daphne) all
-of it is thrown away; the ``pformat`` alone was the largest single item of a
-daphne handshake's CPU (docs/performance.md, "What autobahn's debug formatting
-cost"). In the modules of ``MODULES`` those names build log arguments and
+of it is thrown away, at a cost measured in docs/performance.md ("What
+autobahn's debug formatting cost"). In the modules of ``MODULES`` those names build log arguments and
 nothing else (``Timings.__str__`` aside, which keeps the real ``pformat``: it
 must return a ``str``), so rebinding them there to functions returning a
 :class:`LazyText`, formatted when a log observer formats the line, makes every
