@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ledger.models import Transaction
-from ledger.money import ZERO, MoneySum
+from ledger.money import ZERO, MoneySum, money_format
 from ledger.services import Party, entry_append
 from realtime import notify
 from wallets.accounts import alerts
@@ -93,7 +93,7 @@ def correction_check(*, locked: Locked, amount: Decimal, rest: Decimal) -> None:
     """The amount of a correction against what is left and the two balances (under the locks)."""
     currency = settings.PAYLANE_CURRENCY
     if amount > rest:
-        raise InvalidAmount(f"At most {rest:,} {currency} of this payment is left to give back.")
+        raise InvalidAmount(f"At most {money_format(rest, currency)} of this payment is left to give back.")
     if locked.payee.balance + amount > MAX_BALANCE:
         raise InvalidAmount("The payer's wallet cannot hold that much.")
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ledger.models import Transaction
-from ledger.money import ZERO
+from ledger.money import ZERO, money_format
 from ledger.selectors import entry_visible_to
 from wallets import corrections
 from wallets.accounts import pins
@@ -130,9 +130,7 @@ def _refund_commit(
     value = rest if amount is None else amount
     corrections.correction_check(locked=locked, amount=value, rest=rest)
     if locked.payer.balance < value:
-        raise RefundInsufficientFunds(
-            f"Insufficient funds: your balance is {locked.payer.balance:,} {settings.PAYLANE_CURRENCY}."
-        )
+        raise RefundInsufficientFunds(f"Insufficient funds: your balance is {money_format(locked.payer.balance)}.")
     return corrections.correction_append(
         locked=locked,
         transaction_type=Transaction.Type.REFUND,

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ledger.models import ReversalDecision, ReversalProposal, Transaction
+from ledger.money import money_format
 from ledger.services import reversal_decision_record, reversal_proposal_record
 from wallets import corrections
 from wallets.busy import busy_on_timeout
@@ -133,7 +133,7 @@ def reversal_approve(*, actor: User, proposal_id: int) -> ReversalDecision:
         note = f"Reversal #{proposal.pk}"
         if locked.payer.balance < proposal.amount:
             refusal = InsufficientFunds(
-                f"The receiver's balance ({locked.payer.balance:,} {settings.PAYLANE_CURRENCY}) does not cover it."
+                f"The receiver's balance ({money_format(locked.payer.balance)}) does not cover it."
             )
             failed = corrections.correction_record_failed(
                 locked=locked,

@@ -85,9 +85,9 @@ _SEMANTIC_400: dict[str, dict[str | None, Rule | list[Rule]]] = {
         "amount": [
             (
                 "invalid_amount",
-                (re.compile(r"At most [0-9,]+\.[0-9]{2} [A-Z]{3} of this payment is left to give back\."),),
+                (re.compile(r"At most [A-Z]{3} [0-9,]+\.[0-9]{2} of this payment is left to give back\."),),
             ),
-            ("insufficient_funds", (re.compile(r"Insufficient funds: your balance is [0-9,]+\.[0-9]{2} [A-Z]{3}\."),)),
+            ("insufficient_funds", (re.compile(r"Insufficient funds: your balance is [A-Z]{3} [0-9,]+\.[0-9]{2}\."),)),
         ],
     },
     "POST /api/v1/auth/password/reset/": {
