@@ -159,7 +159,8 @@ def test_pay_again_is_one_tap_to_a_filled_in_form_and_a_payment(
     one, _ = servers
     driver = open_as(request, one, alice, PHONE, "/dashboard/")
     driver.find_element(By.CSS_SELECTOR, "#payees a.pay-again").click()
-    WebDriverWait(driver, 10).until(lambda d: "/transfer/" in d.current_url)
+    # The dashboard has a transfer form too: wait for the transfer page's own (the only one with no balance).
+    WebDriverWait(driver, 10).until(lambda d: "/transfer/" in d.current_url and not d.find_elements(By.ID, "balance"))
     form = driver.find_element(By.CSS_SELECTOR, "main form[action='/transfer/']")
     assert form.find_element(By.NAME, "to_user_id").get_attribute("value") == str(bob.pk)
     form.find_element(By.NAME, "amount").send_keys("7.50")

@@ -42,7 +42,9 @@ def test_the_receiver_refunds_from_the_history_and_the_payer_sees_it_live(
     bob_browser.get(two.http + "/transactions/")
     assert bob_browser.save_screenshot(str(shots / "refund-history.png"))
     bob_browser.find_element(By.CSS_SELECTOR, f"a.tx-refund[href='/transactions/{payment.pk}/refund/']").click()
-    form = bob_browser.find_element(By.CSS_SELECTOR, f"main form[action='/transactions/{payment.pk}/refund/']")
+    form = WebDriverWait(bob_browser, 10).until(  # the click returns before the refund page has loaded
+        lambda d: d.find_element(By.CSS_SELECTOR, f"main form[action='/transactions/{payment.pk}/refund/']")
+    )
     amount = form.find_element(By.NAME, "amount")
     assert amount.get_attribute("value") == "120.00"
     amount.clear()

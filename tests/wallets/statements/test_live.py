@@ -84,6 +84,7 @@ def test_the_statements_page_in_a_browser_shows_the_form_and_its_errors_in_place
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     profile = tempfile.mkdtemp(prefix="paylane-chromium-")
     options = webdriver.ChromeOptions()
@@ -97,12 +98,15 @@ def test_the_statements_page_in_a_browser_shows_the_form_and_its_errors_in_place
         driver.add_cookie({"name": "sessionid", "value": session_key(asha), "path": "/"})
         driver.get(server.http + "/dashboard/")
         driver.find_element(By.LINK_TEXT, "Statements").click()
-        assert driver.find_element(By.TAG_NAME, "h1").text == "Statements"
+        # A click returns before the next page has loaded: wait for it.
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Statements")
         for name, value in (("from", "2026-03-31"), ("to", "2026-03-01")):
             field = driver.find_element(By.NAME, name)
             driver.execute_script("arguments[0].value = arguments[1];", field, value)
         driver.find_element(By.CSS_SELECTOR, "form.statement-form button[type=submit]").click()
-        error = driver.find_element(By.CSS_SELECTOR, ".field.has-error .field-error")
+        error = WebDriverWait(driver, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, ".field.has-error .field-error")
+        )
         assert error.text == "The period ends before it starts."
         assert driver.find_element(By.NAME, "from").get_attribute("value") == "2026-03-31"
         shot = SCREENSHOT if os.environ.get("PAYLANE_UPDATE_SCREENSHOT") else tmp_path / "statements.png"
