@@ -65,10 +65,7 @@ def corrected_sum(*, entry_id: int) -> Decimal:
 
     Exact only under ``transfer_lock`` of that entry: no other correction of it can commit meanwhile.
     """
-    total = Transaction.objects.filter(corrects_id=entry_id, status=Transaction.Status.SUCCESS).aggregate(
-        total=MoneySum("amount")
-    )["total"]
-    return total or ZERO
+    return corrected_sums(entry_ids=[entry_id]).get(entry_id, ZERO)
 
 
 def corrected_sums(*, entry_ids: list[int]) -> dict[int, Decimal]:
