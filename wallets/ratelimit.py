@@ -89,6 +89,11 @@ class Decision:
     retry_after: float
     key: str
 
+    @property
+    def retry_minutes(self) -> int:
+        """``retry_after`` as the whole minutes a refusal's message names (at least one)."""
+        return max(1, round(self.retry_after / 60))
+
 
 class _Counters:
     """``incr`` in the shared cache, or in this process's own while the shared one is failing."""

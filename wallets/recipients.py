@@ -69,10 +69,9 @@ def recipient_by_id(*, viewer_id: int, user_id: object) -> int:
 def _counted(viewer_id: int, matches: Callable[[], QuerySet[Profile]], not_found: str, *, field: str) -> int:
     lookup = ratelimit.hit(ratelimit.RECIPIENT_LOOKUPS, viewer_id)
     if not lookup.allowed:
-        minutes = max(1, round(lookup.retry_after / 60))
         raise RateLimited(
-            "Too many payments to, or look-ups of, numbers that have no account. Paying or looking up "
-            f"someone by mobile number is paused for about {minutes} minute(s); you can still pay by user id.",
+            "Too many payments to, or look-ups of, numbers that have no account. Paying or looking up someone "
+            f"by mobile number is paused for about {lookup.retry_minutes} minute(s); you can still pay by user id.",
             retry_after=lookup.retry_after,
             field=field,
         )

@@ -93,8 +93,9 @@ def _limited(limit: ratelimit.Limit, ident: object) -> RateLimited | None:
     decision = ratelimit.hit(limit, ident)
     if decision.allowed:
         return None
-    minutes = max(1, round(decision.retry_after / 60))
-    return RateLimited(f"Too many attempts. Try again in about {minutes} minute(s).", retry_after=decision.retry_after)
+    return RateLimited(
+        f"Too many attempts. Try again in about {decision.retry_minutes} minute(s).", retry_after=decision.retry_after
+    )
 
 
 def _with_retry_after(response: HttpResponse, error: WalletError) -> HttpResponse:

@@ -226,9 +226,8 @@ def _validate(password: str, *, user: User | None) -> None:
 def _hit(limit: ratelimit.Limit, ident: str) -> None:
     decision = ratelimit.hit(limit, ident)
     if not decision.allowed:
-        minutes = max(1, round(decision.retry_after / 60))
         raise RateLimited(
-            f"Too many password resets asked for. Try again in about {minutes} minute(s).",
+            f"Too many password resets asked for. Try again in about {decision.retry_minutes} minute(s).",
             retry_after=decision.retry_after,
         )
 

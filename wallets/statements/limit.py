@@ -14,7 +14,7 @@ def statement_rate_hit(*, user_id: int) -> None:
     """
     decision = ratelimit.hit(ratelimit.STATEMENTS, user_id)
     if not decision.allowed:
-        minutes = max(1, round(decision.retry_after / 60))
         raise RateLimited(
-            f"Too many statements asked for. Try again in about {minutes} minute(s).", retry_after=decision.retry_after
+            f"Too many statements asked for. Try again in about {decision.retry_minutes} minute(s).",
+            retry_after=decision.retry_after,
         )
