@@ -1,8 +1,9 @@
 /* Paylane: the dashboard's "Requests for you" list, live from the wallet socket's "request" frames
- * (docs/websocket.md). static/js/wallet-live.js owns the socket and re-dispatches every frame as a
- * "paylane:frame" event. A request that is no longer PENDING leaves the list; a new one is announced
- * and listed with a link to pay it on the requests page (a Pay form needs a one-time token from the
- * server). Plain JavaScript, no build step, no dependency.
+ * (docs/websocket.md). static/js/wallet-live.js owns the socket and tells the page of each one as a
+ * "paylane:request" event ({frame, userId}), as it tells the insights of the others. A request that
+ * is no longer PENDING leaves the list; a new one is announced and listed with a link to pay it on the
+ * requests page (a Pay form needs a one-time token from the server). Plain JavaScript, no build step,
+ * no dependency.
  */
 (function () {
   "use strict";
@@ -59,8 +60,8 @@
     showEmptyIfNone();
   }
 
-  document.addEventListener("paylane:frame", function (event) {
-    var frame = event.detail;
+  document.addEventListener("paylane:request", function (event) {
+    var frame = event.detail && event.detail.frame;
     if (!frame || frame.type !== "request") return;
     var r = frame.request;
     var row = rowOf(r.id);

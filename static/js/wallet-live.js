@@ -232,8 +232,6 @@
       }
       var handler = frame && handlers[frame.type];
       if (handler) handler(frame);
-      // Other scripts of the page (static/js/requests-live.js) follow the same socket.
-      if (frame && frame.type) document.dispatchEvent(new CustomEvent("paylane:frame", { detail: frame }));
     };
     socket.onclose = function (event) {
       if (state.socket !== socket) return;
