@@ -31,6 +31,7 @@ from tests.realtime.communicator import WAIT, communicator, run
 from tests.support.forms import form_page, form_token
 from tests.support.logs import captured_logs, mentions
 from tests.support.sms import last_code
+from wallets import money_requests, services
 from wallets.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,6 +59,8 @@ class Journey:
         self.secrets: dict[str, set[str]] = {}
         self.token = ""
         self.payee = 0
+        self.received = 0  # a payment to this person, to refund
+        self.asked = 0  # a money request to this person, to pay
 
     def secret(self, kind: str, value: str) -> str:
         self.secrets.setdefault(kind, set()).add(value)
@@ -82,6 +85,13 @@ class Journey:
         token = self.secret("form token", form_token(form_page(self.page, path, fields).content.decode()))
         self.secret("form token", token.split(":")[0])  # the idempotency key it stands for
         return self.page.post(path, {**fields, "form_token": token})
+
+    def paid_and_asked(self, username: str) -> None:
+        """The payee pays ``username`` and asks them for money: a payment to refund and a request to pay."""
+        payee, user = User.objects.get(pk=self.payee), User.objects.get(username=username)
+        services.wallet_top_up(user=payee, amount="50.00")
+        self.received = services.transfer_create(sender=payee, to_user_id=user.pk, amount="10.00").pk
+        self.asked = money_requests.request_create(requester=payee, to_user_id=user.pk, amount="2.00").pk
 
     def session(self, client: Client) -> None:
         self.secret("session key", client.cookies[settings.SESSION_COOKIE_NAME].value)
@@ -125,6 +135,11 @@ STEPS: list[tuple[int | None, Callable[[Journey], Any]]] = [
     (201, lambda j: j.call("POST", "/api/v1/transfers/", {"to_mobile": PAYEE_MOBILE, "amount": "5.00", "pin": PIN}, key="idem-8c4d1a9f-ok")),  # noqa: E501
     (200, lambda j: j.call("GET", "/api/v1/transactions/")),
     (404, lambda j: j.call("GET", "/api/v1/transactions/999999/")),
+    # API: a refund (wrong PIN, then right) and a money request paid, each with the PIN and a key
+    (None, lambda j: j.paid_and_asked("journey")),
+    (403, lambda j: j.call("POST", f"/api/v1/transactions/{j.received}/refund/", {"amount": "1.00", "pin": WRONG_PIN}, key="idem-2d7e4f1a-nopin")),  # noqa: E501
+    (201, lambda j: j.call("POST", f"/api/v1/transactions/{j.received}/refund/", {"amount": "1.00", "pin": PIN}, key="idem-4a9c0b3e-refund")),  # noqa: E501
+    (201, lambda j: j.call("POST", f"/api/v1/requests/{j.asked}/pay/", {"pin": PIN}, key="idem-7f1e2d6c-request")),
     # Websocket: the token as Bearer
     (None, lambda j: j.websocket(j.token)["type"] == "websocket.send" or pytest.fail("token refused")),
     # API: sign-out (revokes the token), then the revoked token again, on the API and on the websocket
@@ -149,6 +164,9 @@ STEPS: list[tuple[int | None, Callable[[Journey], Any]]] = [
     (400, lambda j: j.form("/transfer/", {"to_user_id": str(j.payee), "amount": "5000.00", "pin": PAGE_PIN})),
     (302, lambda j: j.form("/pay-mobile/", {"mobile_number": PAYEE_MOBILE, "amount": "3.00", "pin": PAGE_PIN})),
     (200, lambda j: j.page.get("/transactions/")),
+    # Pages: a refund with its form token and the PIN
+    (None, lambda j: j.paid_and_asked("pagejourney")),
+    (302, lambda j: j.form(f"/transactions/{j.received}/refund/", {"amount": "1.00", "pin": PAGE_PIN})),
     # Admin: sign-in wrong then right (password; session), a page
     (200, lambda j: j.staff.post("/admin/login/", {"username": "staffer", "password": j.secret("password", WRONG_PASSWORD)})),  # noqa: E501
     (302, lambda j: j.staff.post("/admin/login/", {"username": "staffer", "password": j.secret("password", STAFF_PASSWORD)})),  # noqa: E501
