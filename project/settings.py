@@ -174,14 +174,47 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # one long-lived event loop, never async_to_sync per call.
 REDIS_URL = env.str("REDIS_URL", default="")
 PAYLANE_REDIS_POOL_SIZE = env.int("PAYLANE_REDIS_POOL_SIZE", default=1000)
-if REDIS_URL:
+
+
+# Redis through Sentinel (docs/scaling.md, "Redis with Sentinel"): REDIS_SENTINELS lists the
+# sentinels ("host:port,host:port,host:port"); every Redis user (the channel layer, the cache and
+# so the rate limits, /readyz) asks them for the current master of REDIS_SENTINEL_MASTER and asks
+# again after a connection to it fails, so a failover is followed without a restart.
+def _sentinels(text: str) -> list[tuple[str, int]]:
+    sentinels = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ImproperlyConfigured(f"REDIS_SENTINELS must look like host:26379,host:26379, not {text!r}")
+        sentinels.append((host.strip("[]"), int(port)))
+    return sentinels
+
+
+REDIS_SENTINELS = _sentinels(env.str("REDIS_SENTINELS", default=""))
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="paylane")
+REDIS_SENTINEL_DB = env.int("REDIS_SENTINEL_DB", default=0)
+if REDIS_SENTINELS and REDIS_URL:
+    raise ImproperlyConfigured("Set REDIS_URL (one Redis) or REDIS_SENTINELS (Redis through Sentinel), not both")
+# A sentinel that does not answer is skipped after this long (the next one is asked).
+REDIS_SENTINEL_KWARGS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+if REDIS_URL or REDIS_SENTINELS:
+    redis_connection: dict[str, object] = (
+        {
+            "sentinels": REDIS_SENTINELS,
+            "master_name": REDIS_SENTINEL_MASTER,
+            "db": REDIS_SENTINEL_DB,
+            "sentinel_kwargs": REDIS_SENTINEL_KWARGS,
+        }
+        if REDIS_SENTINELS
+        else {"address": REDIS_URL}
+    )
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        **redis_connection,
                         "socket_timeout": None,
                         "socket_connect_timeout": 3,
                         "max_connections": PAYLANE_REDIS_POOL_SIZE,
@@ -362,7 +395,7 @@ PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
 PAYLANE_IDEMPOTENCY_KEEP_HOURS = env.int("PAYLANE_IDEMPOTENCY_KEEP_HOURS", default=24)
 
-if REDIS_URL:
+if REDIS_URL or REDIS_SENTINELS:
     # Shared by every process: the rate limit counts one user's calls wherever they land.
     # django-redis, not Django's own RedisCache: under ASGI every request gets a cache
     # object of its own, and Django's opened a new Redis connection for each (measured:
@@ -378,6 +411,16 @@ if REDIS_URL:
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
+    if REDIS_SENTINELS:
+        # django-redis's Sentinel connection factory: LOCATION's host part is the master's name
+        # in Sentinel. One LOCATION, the master (not django-redis's SentinelClient, which would
+        # read from replicas: a counter read there may lag its own increment).
+        CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/{REDIS_SENTINEL_DB}"
+        CACHES["default"]["OPTIONS"] |= {
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": REDIS_SENTINELS,
+            "SENTINEL_KWARGS": REDIS_SENTINEL_KWARGS,
+        }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
