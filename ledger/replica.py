@@ -44,6 +44,14 @@ def replica_reads_active() -> bool:
     return _replica_reads.get()
 
 
+def read_alias() -> str:
+    """Where a read made now goes (the router's rule, for raw SQL too): ``replica`` inside
+    ``replica_reads()`` when there is one and ``default`` is not inside a transaction, else ``default``."""
+    if _replica_reads.get() and replica_configured() and not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return REPLICA
+    return DEFAULT_DB_ALIAS
+
+
 @contextmanager
 def replica_reads() -> Iterator[None]:
     """Reads in this block (in this thread or task) may be served by the replica."""

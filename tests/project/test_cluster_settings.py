@@ -47,3 +47,47 @@ def test_redis_url_and_redis_sentinels_together_or_a_bad_sentinel_list_refuse_to
     assert both.returncode != 0 and "not both" in both.stderr
     bad = manage("check", DEBUG="1", SECRET_KEY="dev", REDIS_SENTINELS="10.0.0.1,10.0.0.2:26379")
     assert bad.returncode != 0 and "REDIS_SENTINELS must look like host:26379" in bad.stderr
+
+
+SHOW_DATABASES = (
+    "import json; from django.conf import settings as s;"
+    "print(json.dumps([s.DATABASES, s.PAYLANE_DB_TRANSACTION_TIMEOUTS, s.DATABASE_ROUTERS]))"
+)
+PRIMARY = "postgres://paylane@pgbouncer.example:6432/paylane"
+STANDBY = "postgres://paylane@replica.example:6433/paylane"
+
+
+def test_database_replica_url_adds_a_replica_alias_configured_like_default_and_mirrored_in_tests() -> None:
+    result = manage(
+        "shell", "-v", "0", "-c", SHOW_DATABASES, DEBUG="1", SECRET_KEY="dev",
+        DATABASE_URL=PRIMARY, DATABASE_REPLICA_URL=STANDBY, PAYLANE_PROCESS="web",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    databases, _, routers = json.loads(result.stdout)
+    assert set(databases) == {"default", "replica"}
+    replica = databases["replica"]
+    assert (replica["HOST"], replica["PORT"], replica["TEST"]["MIRROR"]) == ("replica.example", 6433, "default")
+    assert replica["OPTIONS"]["pool"] == databases["default"]["OPTIONS"]["pool"]
+    assert "lock_timeout=5s" in replica["OPTIONS"]["options"]  # web processes' timeouts, as on default
+    assert routers == ["project.database.routers.ReplicaRouter"]
+
+
+def test_transaction_pooling_drops_the_connection_options_and_sets_the_timeouts_per_transaction() -> None:
+    result = manage(
+        "shell", "-v", "0", "-c", SHOW_DATABASES, DEBUG="1", SECRET_KEY="dev",
+        DATABASE_URL=PRIMARY, DATABASE_REPLICA_URL=STANDBY, PAYLANE_DB_TRANSACTION_POOLING="1",
+        PAYLANE_DB_LOCK_TIMEOUT="2s", PAYLANE_PROCESS="web",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    databases, per_transaction, _ = json.loads(result.stdout)
+    for alias in ("default", "replica"):
+        assert "options" not in databases[alias]["OPTIONS"]  # PgBouncer refuses the startup parameter
+        assert databases[alias]["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert per_transaction == {"lock_timeout": "2s", "statement_timeout": "30s"}
+
+    # Management commands (PAYLANE_PROCESS other than web) run without them, as without PgBouncer.
+    command = manage(
+        "shell", "-v", "0", "-c", SHOW_DATABASES, DEBUG="1", SECRET_KEY="dev",
+        DATABASE_URL=PRIMARY, PAYLANE_DB_TRANSACTION_POOLING="1", PAYLANE_PROCESS="command",
+    )  # fmt: skip
+    assert json.loads(command.stdout)[1] == {}
