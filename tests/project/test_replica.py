@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from ledger import replica
 from ledger.replica import REPLICA, read_alias, replica_reads
@@ -71,9 +71,12 @@ def standby() -> Iterator[PrimaryWithStandby]:
 
 
 @pytest.mark.postgres
+@pytest.mark.django_db  # the test database: its schema is copied to the primary (faster than migrating)
 def test_on_a_synchronous_standby_a_transfer_is_in_the_history_read_from_it_right_after_commit(
     standby: PrimaryWithStandby,
 ) -> None:
+    s = connection.settings_dict
+    standby.copy_schema(host=s["HOST"] or "127.0.0.1", port=int(s["PORT"] or 5432), user=s["USER"], database=s["NAME"])
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PAYLANE_PROCESS")}
     env.update(
         DATABASE_URL=standby.url(standby.primary_port),

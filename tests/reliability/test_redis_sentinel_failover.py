@@ -127,6 +127,7 @@ def test_the_service_follows_a_sentinel_failover_without_a_restart(tmp_path: Pat
     finally:
         group.stop()
 
+    print(f"sentinel: master killed -> replica promoted in {seen['failover']:.1f} s")  # a figure, not asserted
     assert seen["before"]["transaction"]["amount"] == "1.00"
     assert seen["late"]["seq"] == seen["after"][-1]  # the same entry on the old socket and the new one
     assert set(statuses) == {201}

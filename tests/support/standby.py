@@ -62,6 +62,15 @@ class PrimaryWithStandby:
         self._start(self.standby, self.standby_port)
         self._run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres", "paylane")
 
+    def copy_schema(self, *, host: str, port: int, user: str, database: str) -> None:
+        """The tables, triggers and recorded migrations of ``database`` (a migrated one) into the primary's
+        ``paylane``: ``migrate`` then has nothing left to do, in a fraction of the time."""
+        dump = [_bin("pg_dump"), "-h", host, "-p", str(port), "-U", user, "--no-owner", "--no-privileges", database]
+        schema = subprocess.run([*dump, "--schema-only"], capture_output=True, timeout=60, check=True).stdout
+        recorded = subprocess.run([*dump, "--data-only", "-t", "django_migrations"], capture_output=True, timeout=60)
+        restore = [_bin("psql"), "-q", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres", "paylane"]
+        subprocess.run(restore, input=schema + recorded.stdout, capture_output=True, timeout=60, check=True)
+
     def url(self, port: int) -> str:
         return f"postgres://postgres@127.0.0.1:{port}/paylane"
 
