@@ -46,8 +46,13 @@ def replica_configured() -> bool:
 
 
 def replica_alias() -> str:
-    """The alias read-only work reads: ``replica`` when there is one, else ``default``."""
-    return REPLICA if replica_configured() else DEFAULT_DB_ALIAS
+    """The alias for a read-only queryset read later (a streamed response, after the view has
+    returned): where ``replica_reads()`` would send a read made now (``read_alias``)."""
+    token = _replica_reads.set(True)
+    try:
+        return read_alias()
+    finally:
+        _replica_reads.reset(token)
 
 
 def replica_reads_active() -> bool:
