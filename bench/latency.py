@@ -121,7 +121,7 @@ def _driver(index: int, user_ids: list[int], rate: float | None, seconds: float,
             errors += 1
         done += 1
     elapsed = time.perf_counter() - began
-    notify._Pusher.get(notify.get_channel_layer()).flush(10)  # type: ignore[arg-type]
+    notify.Pusher.get(notify.get_channel_layer()).flush(10)  # type: ignore[arg-type]
     harness.connections_release()
     out.put((stamps, errors, elapsed))
 

@@ -444,7 +444,7 @@ def test_push_failure_is_swallowed_so_it_never_fails_the_committed_transfer(
     broken = layer()
     monkeypatch.setattr(notify, "get_channel_layer", lambda: broken)
     notify.transaction_committed(entry)  # must not raise: on_commit(robust=True) is the second net
-    pusher = notify._Pusher._instance
+    pusher = notify.Pusher._instance
     if layer is _BrokenRedisLayer:
         assert pusher is not None and pusher.layer is broken
         assert pusher.flush()
