@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import redis
 from channels.layers import get_channel_layer
+from django.db import connection
 from django.test import override_settings
 
 from realtime import pusher
@@ -100,8 +101,11 @@ def test_a_stalled_redis_never_delays_a_committed_transfer_and_pushes_resume_aft
     done: list[int] = []
 
     def transfers() -> None:
-        for amount in ("2.00", "3.00", "4.00"):
-            done.append(services.transfer_create(sender=alice, to_user_id=bob.pk, amount=amount).pk)
+        try:
+            for amount in ("2.00", "3.00", "4.00"):
+                done.append(services.transfer_create(sender=alice, to_user_id=bob.pk, amount=amount).pk)
+        finally:
+            connection.close()  # this thread's connection goes back to the pool
 
     worker = threading.Thread(target=transfers)
     worker.start()
