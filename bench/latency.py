@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench latency", description=__doc__)
     parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL + "_latency")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
-    parser.add_argument("--sockets", type=int, default=1_000, help="K: users, one socket each")
+    parser.add_argument("--sockets", type=int, default=2_000, help="K: users, one socket each (issue 15: 2,000)")
     parser.add_argument("--max-workers", type=int, default=4)
     parser.add_argument("--max-seconds", type=float, default=3.0)
     parser.add_argument("--rate", type=float, default=0.0, help="steady transfers/s (0: half the measured max)")

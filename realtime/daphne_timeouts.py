@@ -50,12 +50,12 @@ def timeout_checker(self: Any) -> None:
         if slice_of(protocol) == current:
             protocol.check_timeouts()
     self.paylane_timeout_slice = (current + 1) % SLICES
-    schedule = call_later
-    if schedule is None:
+    if call_later is not None:
+        call_later(PERIOD / SLICES, self.timeout_checker)
+    else:
         from twisted.internet import reactor
 
-        schedule = reactor.callLater  # type: ignore[attr-defined]
-    schedule(PERIOD / SLICES, self.timeout_checker)
+        reactor.callLater(PERIOD / SLICES, self.timeout_checker)  # type: ignore[arg-type]  # zope interface stub
 
 
 timeout_checker.paylane_patched = True  # type: ignore[attr-defined]
