@@ -110,10 +110,12 @@ def test_a_stalled_redis_never_delays_a_committed_transfer_and_pushes_resume_aft
     worker = threading.Thread(target=transfers)
     worker.start()
     worker.join(WAIT)  # a push that held its transfer would hold it for STALL seconds
+    returned_while_stalled = not worker.is_alive() and len(done) == 3
     still_stalled = stopped(private_redis)
     os.kill(private_redis.proc.pid, signal.SIGCONT)
     worker.join()
-    assert still_stalled and len(done) == 3, "a transfer waited on the stalled Redis"
+    assert still_stalled, "the test did not stall Redis for long enough"
+    assert returned_while_stalled, "a transfer waited on the stalled Redis"
     assert str(balance_of(bob)) == "10.00"  # committed while Redis was stalled
     assert pusher.Pusher.get(layer_on).flush(WAIT)
     # Once Redis answers again, what waited goes out in order, and new pushes follow.
