@@ -188,6 +188,24 @@ def queries_per_transfer(user_ids: list[int]) -> tuple[int, int]:
     return commit + 1, len(sql) - commit - 1
 
 
+# issue 15: the service with its on-commit push, at least this share of the same service without it.
+PUSH_RATIO_TARGET = 0.8
+
+
+def push_ratios_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each scenario and worker count run with and without the push: transfers/s with / without."""
+    by_run = {(row["label"], row["workers"]): row for row in rows}
+    ratios = []
+    for row in rows:
+        if row["label"].startswith("django+push/"):
+            scenario = row["label"].split("/", 1)[1]
+            without = by_run.get((f"django/{scenario}", row["workers"]))
+            if without and without["per_second"]:
+                ratio = round(row["per_second"] / without["per_second"], 3)
+                ratios.append({"scenario": scenario, "workers": row["workers"], "push_ratio": ratio})
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench transfers", description=__doc__)
     parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL)
@@ -244,11 +262,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     call_command("verify_ledger", verbosity=0)  # the benchmark itself must leave a consistent ledger
     print(f"database round trips per Django transfer: {round_trips} in the transaction, +{push_round_trips} (push)")
     print(harness.table(rows, ["label", "workers", "ops", "errors", "per_second", "p50_ms", "p99_ms", "ratio"]))
+    push_ratios = push_ratios_of(rows)
+    for ratio in push_ratios:
+        print(
+            f"push ratio ({ratio['scenario']}, {ratio['workers']} workers): django+push / django = "
+            f"{ratio['push_ratio']} (target >= {PUSH_RATIO_TARGET})"
+        )
     payload = {
         "args": vars(args),
         "round_trips_per_transfer": round_trips,
         "push_round_trips": push_round_trips,
         "runs": rows,
+        "push_ratios": push_ratios,
     }
     print(f"wrote {harness.write_results(args.name, payload)}")
     return payload

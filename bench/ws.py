@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import time
@@ -61,11 +62,11 @@ def daphne(
 @contextmanager
 def daphnes(
     count: int, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
-) -> Iterator[list[int]]:
-    """``count`` daphne processes behind one Redis (one service); their ports. Killed on exit."""
+) -> Iterator[tuple[list[int], list[int]]]:
+    """``count`` daphne processes behind one Redis (one service); their ports and pids. Killed on exit."""
     procs, ports = daphnes_start(count, database_url, redis_url, extra_env)
     try:
-        yield ports
+        yield ports, [proc.pid for proc in procs]
     finally:
         for proc in procs:
             proc.terminate()
@@ -75,6 +76,16 @@ def daphnes(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (``/proc/<pid>/stat``), seconds."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:

@@ -24,11 +24,13 @@ from project.observability.daphne_access import access_log_reroute  # noqa: E402
 from realtime.auth import SessionCredentialMiddleware, TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
 from realtime.autobahn_patch import autobahn_debug_lazy  # noqa: E402
 from realtime.daphne_close import allow_registered_close_codes  # noqa: E402
+from realtime.daphne_timeouts import daphne_timeouts_spread  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 websocket_router = URLRouter(websocket_urlpatterns)
 allow_registered_close_codes()  # 1013 "try again later" (realtime/daphne_close.py)
 autobahn_debug_lazy()  # debug lines formatted only when written (realtime/autobahn_patch.py)
+daphne_timeouts_spread()  # pings and timeouts checked in slices, not one pass (realtime/daphne_timeouts.py)
 access_log_reroute()  # daphne's access lines as JSON through the one logger (project/observability/)
 
 application = ProtocolTypeRouter(

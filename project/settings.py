@@ -206,8 +206,9 @@ DATABASE_ROUTERS = ["project.database.routers.ReplicaRouter"]
 # ledger. Two traps of redis-py, both measured: its default 5 s socket timeout
 # kills idle reads (channels_redis#422), so reads never time out here, connects
 # do; and its pool refuses (MaxConnectionsError) instead of waiting once full,
-# so its size is explicit. Pushes from sync code go through realtime.notify's
-# one long-lived event loop, never async_to_sync per call.
+# so its size is explicit. Pushes from sync code go through the process's pusher
+# thread (realtime/pusher.py: pipelined PUBLISHes in the layer's own format, on a
+# connection of its own whose reads time out), never async_to_sync per call.
 REDIS_URL = env.str("REDIS_URL", default="")
 PAYLANE_REDIS_POOL_SIZE = env.int("PAYLANE_REDIS_POOL_SIZE", default=1000)
 

@@ -31,6 +31,8 @@ import logging
 from collections import deque
 from typing import Any
 
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -98,6 +100,27 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.connect_dispatched = True
         await super().websocket_connect(message)
+
+    # Channels (4.2+) runs ``close_old_connections`` through ``sync_to_async`` on
+    # Django's one thread-sensitive thread before every handler and after
+    # disconnect: a thread hop per handshake, per frame and per push, each
+    # queued behind every other socket's on that one thread. It closes the
+    # connections *that* thread holds, and this consumer never reads there:
+    # every read is an ``any_thread`` helper (realtime.selectors), which runs on
+    # an executor thread and releases its connection on that thread as it
+    # returns. So the two overrides below are Channels' own methods without
+    # that hop (measured in docs/performance.md, sections 3 and 4;
+    # tests/realtime/test_consumers.py checks no handler uses that thread).
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     @staticmethod
     async def _refuse_unavailable(receive: Any, send: Any, exc: BaseException) -> None:

@@ -107,15 +107,20 @@ def party_figures(entry: Transaction, user_id: int) -> tuple[str, int]:
     return money_str(balance if balance is not None else ZERO), version or 0
 
 
-def transaction_frame(entry: Transaction, user_id: int) -> TransactionFrame:
-    """The ``transaction`` frame for one party. Select ``sender`` and ``receiver`` with the entry."""
+def transaction_frame(
+    entry: Transaction, user_id: int, *, payload: TransactionPayload | None = None
+) -> TransactionFrame:
+    """The ``transaction`` frame for one party. Select ``sender`` and ``receiver`` with the entry.
+
+    ``payload``: ``transaction_payload(entry)`` when the caller already has it (both parties'
+    frames share one; nothing changes it afterwards)."""
     balance, version = party_figures(entry, user_id)
     return {
         "type": "transaction",
         "seq": entry.pk,
         "version": version,
         "balance": balance,
-        "transaction": transaction_payload(entry),
+        "transaction": payload if payload is not None else transaction_payload(entry),
     }
 
 

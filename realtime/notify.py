@@ -12,11 +12,11 @@ A push is a hint, not the truth: the channel layer is at-most-once, and a
 client that misses one sees a version gap and resumes from the ledger. So a
 push never waits on, or fails, the transfer that caused it:
 
-* With a cross-process layer (channels-redis) every push is handed to one
-  long-lived event loop thread per process (``_Pusher``) and the committing
-  thread returns at once. ``async_to_sync(group_send)`` per call would open a
-  fresh Redis connection pool each time (a new loop each call) and cut transfer
-  throughput by about two thirds.
+* With a cross-process layer (channels-redis) every push is handed to the
+  process's pusher thread (``realtime.pusher``: a bounded queue, pipelined
+  PUBLISHes) and the committing thread returns at once. ``async_to_sync(group_send)``
+  per call would open a fresh Redis connection pool each time (a new loop each
+  call) and cut transfer throughput by about two thirds.
 * The in-memory layer (tests, single-process development) lives in the event
   loop of its consumers, so there it is called on that loop with
   ``async_to_sync``, which runs the send on the outer loop when the service was
@@ -27,9 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import queue
-import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -39,8 +36,10 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_
 
 from ledger.money import money_str
 from realtime.events import RequestFrame, RequestMessage, RevokedMessage, TransactionMessage, transaction_frame
+from realtime.pusher import Pusher
 from telemetry.metrics import PUSH_SECONDS, PUSHES_DROPPED
 from wallets.models import MoneyRequest, User, Wallet
+from wallets.payloads import transaction_payload
 from wallets.request_payloads import request_payload
 from wallets.selectors import wallet_remaining_today
 
@@ -52,10 +51,6 @@ logger = logging.getLogger(__name__)
 # What goes on a user's group through the pusher.
 Message = TransactionMessage | RequestMessage
 
-# A push that takes longer than this is dropped (Redis down or stalled): the ledger has it.
-PUSH_TIMEOUT = 3.0
-# Pushes waiting for the loop; beyond this they are dropped rather than queued without bound.
-MAX_BACKLOG = 50_000
 # How long a revoking request waits for the channel layer before it answers anyway.
 REVOKE_TIMEOUT = 1.0
 
@@ -85,8 +80,9 @@ def transaction_committed(entry: Transaction) -> None:
         parties.append(entry.receiver_id)
     wallets = _parties_load(entry)
     messages: list[tuple[str, TransactionMessage]] = []
+    payload = transaction_payload(entry)  # the same object in both parties' frames
     for user_id in parties:
-        frame = transaction_frame(entry, user_id)
+        frame = transaction_frame(entry, user_id, payload=payload)
         if user_id == entry.sender_id:
             frame["remaining_today"] = money_str(wallet_remaining_today(wallet=wallets[user_id]))
         messages.append((user_group(user_id), {"type": "wallet.transaction", "user_id": user_id, "frame": frame}))
@@ -179,90 +175,4 @@ def _push(messages: Sequence[tuple[str, Message]], *, committed: float) -> None:
             else:
                 PUSH_SECONDS.observe(time.monotonic() - committed)
         return
-    _Pusher.get(layer).submit(messages, committed=committed)
-
-
-class _Pusher:
-    """One daemon thread with one long-lived event loop that sends every push of this process.
-
-    The committing thread only puts the messages on a ``queue.SimpleQueue``
-    and returns. The pusher thread blocks on that queue, takes everything
-    waiting, and sends it in order on its loop (``run_until_complete`` per
-    batch). Measured (docs/performance.md): waking an always-running loop with
-    ``call_soon_threadsafe`` and a task per group cost the committing process
-    about 0.9 ms of CPU per transfer; this hand-off costs about a third of it.
-    Messages leave in submission order; each send gives up after
-    ``PUSH_TIMEOUT``, so a stalled Redis delays pushes, never transfers.
-    """
-
-    _instance: _Pusher | None = None
-    _lock = threading.Lock()
-
-    @classmethod
-    def get(cls, layer: BaseChannelLayer) -> _Pusher:
-        pusher = cls._instance
-        if pusher is None or pusher.pid != os.getpid() or not pusher.thread.is_alive() or pusher.layer is not layer:
-            with cls._lock:
-                pusher = cls._instance
-                if (
-                    pusher is None
-                    or pusher.pid != os.getpid()
-                    or not pusher.thread.is_alive()
-                    or pusher.layer is not layer
-                ):
-                    pusher = cls._instance = cls(layer)
-        return pusher
-
-    def __init__(self, layer: BaseChannelLayer) -> None:
-        self.layer = layer
-        self.pid = os.getpid()
-        # Each item: the commit's monotonic time and its messages.
-        self.queue: queue.SimpleQueue[tuple[float, Sequence[tuple[str, Message]]]] = queue.SimpleQueue()
-        # Messages submitted and not yet sent or dropped (read by flush, bounded by MAX_BACKLOG).
-        self.backlog = 0
-        self.backlog_lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="paylane-pusher", daemon=True)
-        self.thread.start()
-
-    def submit(self, messages: Sequence[tuple[str, Message]], *, committed: float) -> None:
-        with self.backlog_lock:
-            if self.backlog >= MAX_BACKLOG:
-                PUSHES_DROPPED.labels("backlog_full").inc(len(messages))
-                logger.warning("push backlog full (%d): dropping %d message(s)", self.backlog, len(messages))
-                return
-            self.backlog += len(messages)
-        self.queue.put((committed, messages))
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        while True:
-            batch = [self.queue.get()]
-            while not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            loop.run_until_complete(
-                self._send([(committed, *pair) for committed, messages in batch for pair in messages])
-            )
-
-    async def _send(self, messages: list[tuple[float, str, Message]]) -> None:
-        for committed, group, message in messages:
-            try:
-                async with asyncio.timeout(PUSH_TIMEOUT):
-                    await self.layer.group_send(group, message)
-            except Exception as exc:  # the ledger is the durable log; clients resume from it
-                PUSHES_DROPPED.labels("error").inc()
-                logger.warning("push to %s dropped: %r", group, exc)
-            else:
-                PUSH_SECONDS.observe(time.monotonic() - committed)
-            finally:
-                with self.backlog_lock:
-                    self.backlog -= 1
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every push submitted so far has been sent or dropped (tests, shutdown)."""
-        deadline = time.monotonic() + timeout
-        while self.backlog > 0:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
+    Pusher.get(layer).submit(messages, committed=committed)

@@ -81,7 +81,7 @@ PUSH_SECONDS = Histogram(
 PUSHES_DROPPED = Counter(
     "paylane_pushes_dropped",
     "Pushes given up (clients resume from the ledger): backlog_full (the process's queue was full), "
-    "error (the channel layer refused or timed out).",
+    "error (the channel layer refused or timed out), exit (still queued when the process exited).",
     ["reason"],
 )
 

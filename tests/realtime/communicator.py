@@ -54,7 +54,7 @@ async def connected(who: User | list[tuple[bytes, bytes]]) -> tuple[WebsocketCom
 
 async def pushes_flushed() -> None:
     """Let the cross-process pusher (Redis pass) hand over everything submitted so far."""
-    pusher = notify._Pusher._instance
+    pusher = notify.Pusher._instance
     if pusher is not None:
         await database_sync_to_async(pusher.flush)()
 

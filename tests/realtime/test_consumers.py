@@ -444,7 +444,7 @@ def test_push_failure_is_swallowed_so_it_never_fails_the_committed_transfer(
     broken = layer()
     monkeypatch.setattr(notify, "get_channel_layer", lambda: broken)
     notify.transaction_committed(entry)  # must not raise: on_commit(robust=True) is the second net
-    pusher = notify._Pusher._instance
+    pusher = notify.Pusher._instance
     if layer is _BrokenRedisLayer:
         assert pusher is not None and pusher.layer is broken
         assert pusher.flush()
@@ -498,3 +498,54 @@ def test_ping_renews_a_group_membership_the_layer_lost(alice: User, bob: User) -
     lost, event = run(scenario)
     assert lost
     assert event["balance"] == "3.00"
+
+
+# --- The event loop's own work --------------------------------------------------------------
+
+
+def test_no_handler_or_push_waits_on_djangos_thread_sensitive_thread(
+    alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Channels' own dispatch ran close_old_connections there before every handler (a hop per
+    # frame and per push, queued behind every socket's); the consumer reads only on any thread.
+    from asgiref.sync import SyncToAsync
+
+    headers = [bearer_headers(alice), bearer_headers(bob)]
+    used: list[str] = []
+    original = SyncToAsync.__call__
+
+    async def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(self.func, "__qualname__", repr(self.func))
+        if self._thread_sensitive and name not in TEST_HELPERS:
+            used.append(name)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", recording)
+
+    async def scenario() -> list[dict[str, Any]]:
+        a, _ = await connected(headers[0])
+        b, _ = await connected(headers[1])
+        await top_up(user=alice, amount="5.00")
+        await pushes_flushed()
+        frames = [await a.receive_json_from(timeout=WAIT)]
+        await a.send_json_to({"type": "ping"})
+        frames.append(await a.receive_json_from(timeout=WAIT))
+        await a.send_json_to({"type": "resume", "after_seq": 0})
+        while frames[-1]["type"] != "resumed":
+            frames.append(await a.receive_json_from(timeout=WAIT))
+        await a.disconnect()
+        await b.disconnect()
+        return frames
+
+    frames = run(scenario)
+    assert [f["type"] for f in frames[:2]] == ["transaction", "pong"]
+    assert frames[-1]["type"] == "resumed"
+    assert used == []
+
+
+# What the test itself runs through database_sync_to_async (communicator.py).
+TEST_HELPERS = {"wallet_top_up", "Pusher.flush"}
+
+
+def bearer_headers(user: User) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {token_issue(user=user)}".encode())]

@@ -119,7 +119,7 @@ def test_pushes_from_sync_code_reuse_redis_connections_instead_of_opening_one_pe
     monkeypatch.setattr(AbstractConnection, "on_connect_check_health", counting)
     for _ in range(30):
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
-    pusher = notify._Pusher._instance
+    pusher = notify.Pusher._instance
     if pusher is not None:
         assert pusher.flush()
     assert len(opened) <= 4, f"{len(opened)} Redis connections opened for 60 pushes"
