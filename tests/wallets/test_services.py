@@ -291,10 +291,10 @@ def test_a_rolled_back_transfer_pushes_nothing(
     alice, bob = register("alice", balance="50"), register("bob")
     pushed.clear()
 
-    def ledger_down(**kwargs: object) -> None:
-        raise RuntimeError("ledger insert failed")
+    def outbox_down(entry: Transaction) -> None:  # after the ledger row (either path), before COMMIT
+        raise RuntimeError("outbox insert failed")
 
-    monkeypatch.setattr(services, "entry_append", ledger_down)
+    monkeypatch.setattr(services.alerts, "transfer_alerts_enqueue", outbox_down)
     with pytest.raises(RuntimeError):
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="20")
     assert pushed == []
