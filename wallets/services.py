@@ -246,16 +246,18 @@ def transfer_apply(
     after its own rollback.
     """
     if transfer_function.enabled():
-        # Lock, check, write and append in one round trip (paylane_transfer, wallets migration 0011).
+        # Lock, check, write, append, and queue the alerts' outbox row: one statement, one round
+        # trip (paylane_transfer, wallets migration 0011).
         entry, sender, receiver = transfer_function.transfer_one_statement(
             sender_id=sender_id, receiver_id=receiver_id, amount=amount, note=note, max_balance=MAX_BALANCE
         )
+        _parties_attach(entry, sender=sender, receiver=receiver)
     else:
         entry, sender, receiver = _transfer_steps(
             sender_id=sender_id, receiver_id=receiver_id, amount=amount, note=note
         )
-    _parties_attach(entry, sender=sender, receiver=receiver)
-    alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
+        _parties_attach(entry, sender=sender, receiver=receiver)
+        alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
     if on_recorded is not None:
         on_recorded(entry, None)
     transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)

@@ -7,10 +7,10 @@ append the TRANSFER row, all in one round trip. Across a network the wallet
 rows are then locked for about one round trip instead of four, which is what
 bounds a merchant wallet paid by many people (docs/performance.md, "Hot
 wallets across a network"). The caller's durable transaction still owns the
-COMMIT, and what stays in Python runs after the function, before COMMIT: the
-alerts' outbox row, the ``on_recorded`` hook (the Idempotency-Key or form
-token's record) and the ``on_commit`` push (docs/ledger.md, "The transfer
-function").
+COMMIT. The alerts' outbox row is written by the same statement; what stays in
+Python runs after it, before COMMIT: the ``on_recorded`` hook (the
+Idempotency-Key or form token's record, when there is one) and registering
+the ``on_commit`` push (docs/ledger.md, "The transfer function").
 
 The Python path of ``wallets.services`` (``_transfer_steps``) is the twin: it
 runs on SQLite, which has no stored functions, and on PostgreSQL when
@@ -29,8 +29,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from jobs.outbox import OutboxRow, outbox_row
 from ledger.models import Transaction
 from ledger.money import ZERO, money_format
+from wallets.accounts import alerts
 from wallets.errors import (
     DailyLimitExceeded,
     InsufficientFunds,
@@ -89,18 +91,44 @@ def recipient_full() -> WalletError:
 _CALL = "SELECT * FROM paylane_transfer(%s, %s, %s, %s, %s, %s, %s, %s)"
 
 
+def _statement() -> tuple[str, OutboxRow]:
+    """The transfer with its alerts' outbox row, in one statement.
+
+    The function moves the money; the outbox row (``jobs.outbox``) rides in
+    the same statement, written only for a transfer that went through (both
+    parties' numbers are verified then), with the ledger id the function
+    returned put into its arguments: the alerts are composed when the worker
+    sends them (``alerts.transfer_alerts_deliver``). So nothing but COMMIT
+    follows the lock on the network.
+    """
+    row = outbox_row(alerts.transfer_alerts_deliver, ledger_id=0)
+    values = [
+        "jsonb_set(%s, '{kwargs,ledger_id}', to_jsonb(transfer.entry_id))" if field == "args_kwargs" else "%s"
+        for field in row.fields
+    ]
+    sql = (
+        f"WITH transfer AS MATERIALIZED ({_CALL}), "
+        f"alert AS (INSERT INTO {row.table} ({', '.join(row.columns)}) "
+        f"SELECT {', '.join(values)} FROM transfer WHERE transfer.outcome = 'ok') "
+        "SELECT * FROM transfer"
+    )
+    return sql, row
+
+
 def transfer_one_statement(
     *, sender_id: int, receiver_id: int, amount: Decimal, note: str, max_balance: Decimal
 ) -> tuple[Transaction, Wallet, Wallet]:
     """Run ``paylane_transfer`` inside the caller's transaction; the appended entry and both wallets
-    as it left them (each with its user and profile: what the push and the alerts read).
+    as it left them (each with its user and profile: what the push reads). The same statement
+    queues the transfer's alerts (``_statement``).
 
     Raises the refusal the function answered; it wrote nothing then, and the
     caller's transaction rolls back and releases the locks.
     """
+    sql, alert = _statement()
     with connection.cursor() as cursor:
         cursor.execute(
-            _CALL,
+            sql,
             [
                 sender_id,
                 receiver_id,
@@ -110,6 +138,7 @@ def transfer_one_statement(
                 settings.PAYLANE_DAILY_LIMIT,
                 max_balance,
                 settings.TIME_ZONE,
+                *alert.params,
             ],
         )
         columns = [column.name for column in cursor.description]

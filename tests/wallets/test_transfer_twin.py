@@ -28,6 +28,8 @@ from wallets.errors import WalletError
 from wallets.models import User, Wallet
 
 D = Decimal
+ZERO = D("0.00")
+START = (D("100.00"), ZERO)
 MAX_BALANCE = services.MAX_BALANCE
 
 
@@ -39,8 +41,8 @@ class Case:
     act: Callable[[User, User], Any]
     outcome: str  # "ok" or the refusal's code
     message: str = ""
-    balances: tuple[Decimal, Decimal] = (D("100.00"), D("0.00"))
-    spent_today: Decimal = D("0.00")
+    balances: tuple[Decimal, Decimal] = START
+    spent_today: Decimal = ZERO
     # (type, status, amount, failure_reason, note) of each ledger row after the top-up
     rows: tuple[tuple[str, str, str, str, str], ...] = ()
     arrange: Callable[[User, User], None] = lambda alice, bob: None
