@@ -180,3 +180,19 @@ def test_both_paths_give_the_tables_answer(case: Case, path: list[int], register
     # The path under test ran: the function, for every transfer that reached the lock (the service
     # refuses paying oneself before it), or never.
     assert bool(path) == (transfer_function.ONE_STATEMENT and case.outcome != "self_transfer")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # BEGIN and COMMIT as in production, not a test's savepoint
+def test_on_postgresql_a_transfer_is_one_statement_between_begin_and_commit(register: Callable[..., User]) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    alice, bob = register("alice", balance="100"), register("bob")
+    with CaptureQueriesContext(connection) as captured:
+        services.transfer_create(sender=alice, to_user_id=bob.pk, amount="5")
+    statements = [q["sql"] for q in captured.captured_queries]
+    begin = next(i for i, sql in enumerate(statements) if sql.upper().startswith("BEGIN"))
+    commit = next(i for i, sql in enumerate(statements) if sql.upper().startswith("COMMIT"))
+    # Lock, checks, both balances, the ledger row and the alerts' outbox row: one round trip.
+    (transfer,) = statements[begin + 1 : commit]
+    assert "paylane_transfer(" in transfer and "INSERT INTO" in transfer
