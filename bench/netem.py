@@ -50,6 +50,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"
@@ -240,6 +241,26 @@ def postgres_across(rtt_ms: float) -> Iterator[Remote]:
             shutil.rmtree(folder, ignore_errors=True)
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+RTT_HELP = (
+    "PostgreSQL across an emulated network, MS of round trip away (bench/netem.py; as root): "
+    "a server of the benchmark's own, with the database named as in --database-url"
+)
+
+
+@contextmanager
+def across(rtt_ms: float | None, database_url: str) -> Iterator[str]:
+    """``database_url`` as it is without ``rtt_ms``; with it, the same database name on a server of
+    its own ``rtt_ms`` away (``postgres_across``), for the block. For a benchmark's ``--rtt``."""
+    if rtt_ms is None:
+        yield database_url
+        return
+    name = urlsplit(database_url).path.lstrip("/")
+    with postgres_across(rtt_ms) as remote:
+        fastest, median = round_trip_ms(f"{remote.url}/postgres")
+        print(f"PostgreSQL at {rtt_ms} ms RTT ({remote.delay}): SELECT 1 takes {fastest} ms at best, {median} median")
+        yield f"{remote.url}/{name}"
 
 
 def leftovers() -> list[str]:

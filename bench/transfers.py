@@ -250,13 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--name", default="transfers", help="result file: bench/results/<name>.json")
-    parser.add_argument(
-        "--rtt",
-        type=float,
-        metavar="MS",
-        help="PostgreSQL across an emulated network, MS of round trip away (bench/netem.py; as root): "
-        "a server of the benchmark's own, named as in --database-url",
-    )
+    parser.add_argument("--rtt", type=float, metavar="MS", help=netem.RTT_HELP)
     parser.add_argument(
         "--paths",
         help="runs besides the push ones, of raw-sql, raw-1rt, django-steps, django "
