@@ -11,6 +11,7 @@ container without the capability).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -105,3 +106,25 @@ def test_a_signal_to_the_benchmark_tears_everything_down(signum: int) -> None:
     finally:
         child.kill()
     assert left_behind(child.pid) == []
+
+
+def test_the_transfers_benchmark_runs_across_with_both_ceilings_and_the_old_path(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "transfers", "--rtt", "1"),
+            *("--database-url", "postgres://x@y/paylane_rtt_smoke"),  # only its name counts: a server of its own
+            *("--wallets", "30", "--workers", "2", "--seconds", "0.3", "--scenarios", "hot", "--name", "smoke"),
+            *("--redis-url", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PAYLANE_BENCH_RESULTS": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "smoke.json").read_text())
+    labels = [run["label"] for run in report["runs"]]
+    assert labels == ["raw-sql/hot", "raw-1rt/hot", "django-steps/hot", "django/hot"]
+    assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
+    assert report["network"]["rtt_ms"] == 1.0 and report["network"]["select_1_min_p50_ms"][0] >= 1.0
