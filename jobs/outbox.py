@@ -77,13 +77,13 @@ def outbox_row(task: Task, /, **kwargs: Any) -> OutboxRow:
     if not isinstance(backend, DatabaseBackend):
         raise ImproperlyConfigured(f"the outbox needs django-tasks-db's DatabaseBackend, not {type(backend).__name__}")
     backend.validate_task(task)
-    row = DBTaskResult(
+    row: DBTaskResult[Any, Any] = DBTaskResult(
         id=backend._get_id(),
         args_kwargs=normalize_json({"args": [], "kwargs": kwargs}),
         priority=task.priority,
         task_path=task.module_path,
         queue_name=task.queue_name,
-        run_after=task.run_after,
+        run_after=task.run_after,  # type: ignore[misc]  # None: pre_save fills it, as in django-tasks-db
         backend_name=backend.alias,
     )
     connection = transaction.get_connection(DBTaskResult.objects.db)
