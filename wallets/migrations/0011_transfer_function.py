@@ -146,7 +146,12 @@ BEGIN
     IF s.mobile_verified_at IS NULL THEN
         outcome := 'mobile_not_verified'; RETURN NEXT; RETURN;
     END IF;
-    IF NOT v_has_receiver OR r.mobile_verified_at IS NULL THEN  -- unverified answers as unknown
+    -- (Two IFs: PL/pgSQL does not promise to skip the right side of an OR, and an unassigned
+    -- record cannot be read.)
+    IF NOT v_has_receiver THEN
+        outcome := 'recipient_not_found'; RETURN NEXT; RETURN;
+    END IF;
+    IF r.mobile_verified_at IS NULL THEN  -- an unverified account answers as an unknown one
         outcome := 'recipient_not_found'; RETURN NEXT; RETURN;
     END IF;
     IF s.balance < p_amount THEN
