@@ -25,7 +25,7 @@ from ledger.models import Transaction
 from tests.conftest import PIN
 from wallets import idempotency, money_requests, services, transfer_function
 from wallets.errors import WalletError
-from wallets.models import User, Wallet
+from wallets.models import Profile, User, Wallet
 
 D = Decimal
 ZERO = D("0.00")
@@ -95,6 +95,13 @@ def deactivate_alice(alice: User, bob: User) -> None:
     User.objects.filter(pk=alice.pk).update(is_active=False)
 
 
+def unverify(name: str) -> Callable[[User, User], None]:
+    def arrange(alice: User, bob: User) -> None:
+        Profile.objects.filter(user={"alice": alice, "bob": bob}[name]).update(mobile_verified_at=None)
+
+    return arrange
+
+
 def fill_bob(alice: User, bob: User) -> None:
     # Not through the ledger: no top-up may reach the column's maximum (this case skips verify_ledger).
     Wallet.objects.filter(user=bob).update(balance=MAX_BALANCE - D("5.00"))
@@ -125,6 +132,11 @@ CASES = [
          "No registered user has that id."),
     Case("an inactive sender", pay("10"), "validation_error", "Your account cannot send money.",
          arrange=deactivate_alice),
+    Case("an unverified sender", pay("10"), "mobile_not_verified",
+         "Verify your mobile number first: a wallet moves no money until its number is proven yours.",
+         arrange=unverify("alice")),
+    Case("an unverified receiver answers as an unknown one", pay("10"), "recipient_not_found",
+         "No registered user has that id.", arrange=unverify("bob")),
     Case("a receiver's wallet that cannot hold it", pay("10"), "invalid_amount",
          "The recipient's wallet cannot hold that much.", balances=(D("100.00"), MAX_BALANCE - D("5.00")),
          arrange=fill_bob, verify=False),
