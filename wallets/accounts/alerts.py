@@ -23,7 +23,11 @@ proven to be the holder's, and none gets an alert.
 An alert never carries a secret (no code, password, PIN or token): it says
 what happened and what to do if it was not you. Money alerts give the amount,
 the counterparty's masked name (``wallets.accounts.payees.display_name``, the
-one the payer saw before paying) and the balance after. Task arguments are
+one the payer saw before paying) and the balance after. A transfer on
+PostgreSQL queues its row inside its one statement (``wallets.transfer_function``)
+knowing only the ledger id there: its words are composed when the worker runs
+the task, from the entry (amount, balances after) and the parties as they are
+then; every other movement's words are composed when it is queued. Task arguments are
 plain JSON holding no secret.
 """
 
