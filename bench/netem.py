@@ -125,7 +125,8 @@ def _network_down(namespace: str, host_if: str) -> None:
         with suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
     _run("ip", "netns", "del", namespace, check=False)  # takes its veth end, and so the pair, with it
-    _run("ip", "link", "del", host_if, check=False)  # in case the namespace never got its end
+    if host_if:
+        _run("ip", "link", "del", host_if, check=False)  # in case the namespace never got its end
 
 
 def _as_postgres(*command: str) -> list[str]:
@@ -273,13 +274,16 @@ def cleanup() -> list[str]:
     """Remove the namespaces (and their servers, veths, folders) of benchmarks that are gone."""
     removed = []
     for namespace in leftovers():
-        pid = int(namespace.removeprefix(PREFIX))
+        owner = namespace.removeprefix(PREFIX).removeprefix("probe-")
+        if not owner.isdigit():
+            continue
+        pid = int(owner)
         try:
             os.kill(pid, 0)
             continue  # still running: its own ``finally`` will clean up
         except ProcessLookupError:
             pass
-        _network_down(namespace, names(pid)[1])
+        _network_down(namespace, names(pid)[1] if namespace == names(pid)[0] else "")
         removed.append(namespace)
     for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
         if not _server_alive(folder):
