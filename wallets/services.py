@@ -9,9 +9,10 @@ Pushes and security alerts (an SMS to each party of a transfer,
 ``wallets.accounts.alerts``) leave the process only after COMMIT, through
 ``transaction.on_commit``.
 
-On PostgreSQL a transfer's lock, checks, writes and ledger row are one
-statement, the ``paylane_transfer`` function (``wallets.transfer_function``):
-across a network the wallet rows stay locked for one round trip, not four.
+On PostgreSQL a transfer's lock, checks, writes, ledger row and the alerts'
+outbox row are one statement, around the ``paylane_transfer`` function
+(``wallets.transfer_function``): across a network the wallet rows stay locked
+from that statement to COMMIT, not across four statements and COMMIT.
 On SQLite (no stored functions) the same rules run statement by statement
 here (``_transfer_steps``, the twin): the lock (which also reads everything
 the checks, the push and the alerts need), one UPDATE of both wallets, the
