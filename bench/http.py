@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import harness
+from bench import harness, netem
 from bench.transfers import PIN, wallets_create
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,8 +152,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--daphnes", default="1,2,4")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--name", default="http")
+    parser.add_argument("--rtt", type=float, metavar="MS", help=netem.RTT_HELP)
     args = parser.parse_args(argv)
+    with netem.across(args.rtt, args.database_url) as args.database_url:  # the stack's DATABASE_URL too
+        return _run(args)
 
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
     harness.database_recreate(args.database_url)
     harness.django_setup(args.database_url)
     user_ids = wallets_create(args.wallets)

@@ -11,6 +11,17 @@ wallet, in both directions). ``django`` runs without the on-commit push (as
 the ceiling, which pushes nothing); ``django+push`` with it, through
 channels-redis (Redis DB ``--redis-url``), to groups nobody listens to here.
 Each ratio is to the ceiling of the same scenario and worker count.
+
+``--rtt MS`` puts PostgreSQL across an emulated network (``bench/netem.py``: a
+server of the benchmark's own in a network namespace, MS of round trip away;
+Redis stays local) and adds, in the same run, what a hot wallet is bound by
+there: ``django-steps``, the transfer statement by statement as before the
+one-statement function (lock, update, insert, each a round trip with the rows
+locked: ``wallets.transfer_function.ONE_STATEMENT`` off), and ``raw-1rt``, the
+single-round-trip ceiling (``paylane_transfer`` called alone in autocommit:
+one round trip per transfer, no BEGIN, no COMMIT of its own, no outbox row).
+``vs_steps`` is each run's rate over ``django-steps``'s (``--paths`` chooses
+the runs).
 """
 
 from __future__ import annotations
@@ -20,8 +31,9 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
-from bench import harness
+from bench import harness, netem
 
 BALANCE = Decimal("1000000000.00")
 # Every benchmark user's payment PIN: the HTTP benchmark pays with it, as a person would.
@@ -107,14 +119,18 @@ def pairs(scenario: str, user_ids: list[int], seed: int) -> Callable[[], tuple[i
     return next_pair
 
 
-def django_job(scenario: str, user_ids: list[int], *, push: bool) -> Callable[[int], Callable[[], None]]:
-    """The service in a loop; ``push=False`` skips the on-commit push (its query and its group_send)."""
+def django_job(
+    scenario: str, user_ids: list[int], *, push: bool, one_statement: bool = True
+) -> Callable[[int], Callable[[], None]]:
+    """The service in a loop; ``push=False`` skips the on-commit push (its query and its group_send);
+    ``one_statement=False`` runs the transfer statement by statement (the path before the function)."""
 
     def make(index: int) -> Callable[[], None]:
         from realtime import notify
-        from wallets import services
+        from wallets import services, transfer_function
         from wallets.models import User
 
+        transfer_function.ONE_STATEMENT = one_statement  # this worker process only
         if not push:  # this worker process only: the ceiling pushes nothing either
             notify.transaction_committed = lambda entry: None  # type: ignore[assignment]
         next_pair = pairs(scenario, user_ids, seed=index)
@@ -169,23 +185,57 @@ def raw_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[
     return make
 
 
-def queries_per_transfer(user_ids: list[int]) -> tuple[int, int]:
-    """Database round trips of one transfer: (in the transaction, BEGIN to COMMIT; after COMMIT, for the push)."""
+def raw_one_job(scenario: str, user_ids: list[int], database_url: str) -> Callable[[int], Callable[[], None]]:
+    """The single-round-trip ceiling: the one-statement transfer, alone, committed by the server."""
+
+    def make(index: int) -> Callable[[], None]:
+        import psycopg
+        from django.conf import settings
+
+        from wallets.services import MAX_BALANCE
+
+        conn = psycopg.connect(database_url, autocommit=True)
+        next_pair = pairs(scenario, user_ids, seed=index)
+        amount = Decimal("1.00")
+        fixed = (settings.PAYLANE_CURRENCY, settings.PAYLANE_DAILY_LIMIT, MAX_BALANCE, settings.TIME_ZONE)
+
+        def transfer() -> None:
+            sender, receiver = next_pair()
+            row = conn.execute(SQL_ONE, (sender, receiver, amount, "", *fixed)).fetchone()
+            if row is None or row[0] != "ok":
+                raise RuntimeError(f"paylane_transfer: {row}")
+
+        return transfer
+
+    return make
+
+
+SQL_ONE = "SELECT outcome FROM paylane_transfer(%s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def queries_per_transfer(user_ids: list[int], *, one_statement: bool = True) -> tuple[int, int, int]:
+    """Database round trips of one transfer: (in the transaction, BEGIN to COMMIT; of them, with the
+    wallet rows locked, from the lock to COMMIT included; after COMMIT, for the push)."""
     from unittest import mock
 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from realtime import notify
-    from wallets import services
+    from wallets import services, transfer_function
     from wallets.models import User
 
     # The push's query runs; its send does not (no pusher thread in this process: workers are forked from it).
-    with mock.patch.object(notify, "_push"), CaptureQueriesContext(connection) as captured:
+    with (
+        mock.patch.object(notify, "_push"),
+        mock.patch.object(transfer_function, "ONE_STATEMENT", one_statement),
+        CaptureQueriesContext(connection) as captured,
+    ):
         services.transfer_create(sender=User(pk=user_ids[1]), to_user_id=user_ids[2], amount="1.00")
     sql = [q["sql"] for q in captured.captured_queries]  # Django 6 lists BEGIN and COMMIT too
     commit = max(i for i, q in enumerate(sql) if q.upper().startswith("COMMIT"))
-    return commit + 1, len(sql) - commit - 1
+    lock = min(i for i, q in enumerate(sql) if "FOR UPDATE" in q.upper() or "PAYLANE_TRANSFER" in q.upper())
+    return commit + 1, commit - lock + 1, len(sql) - commit - 1
 
 
 # issue 15: the service with its on-commit push, at least this share of the same service without it.
@@ -218,31 +268,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--name", default="transfers", help="result file: bench/results/<name>.json")
+    parser.add_argument("--rtt", type=float, metavar="MS", help=netem.RTT_HELP)
+    parser.add_argument(
+        "--paths",
+        help="runs besides the push ones, of raw-sql, raw-1rt, django-steps, django "
+        "(default: raw-sql,django; with --rtt all four)",
+    )
     args = parser.parse_args(argv)
+    if args.paths is None:
+        args.paths = "raw-sql,raw-1rt,django-steps,django" if args.rtt is not None else "raw-sql,django"
+    if args.rtt is None:
+        return run(args, args.database_url, network=None)
+    name = urlsplit(args.database_url).path.lstrip("/")
+    with netem.postgres_across(args.rtt) as remote:
+        round_trip = netem.round_trip_ms(f"{remote.url}/postgres")
+        network = {"rtt_ms": args.rtt, "delay": remote.delay, "select_1_min_p50_ms": round_trip}
+        print(f"PostgreSQL at {args.rtt} ms RTT ({remote.delay}); SELECT 1 min/p50: {round_trip} ms")
+        return run(args, f"{remote.url}/{name}", network=network)
 
-    harness.database_recreate(args.database_url)
-    harness.django_setup(args.database_url, args.redis_url)
+
+def run(args: argparse.Namespace, database_url: str, *, network: dict[str, Any] | None) -> dict[str, Any]:
+    harness.database_recreate(database_url)
+    harness.django_setup(database_url, args.redis_url)
     user_ids = wallets_create(args.wallets)
-    round_trips, push_round_trips = queries_per_transfer(user_ids)
+    paths = args.paths.split(",")
+    round_trips, locked, push_round_trips = queries_per_transfer(user_ids)
+    steps_round_trips, steps_locked, _ = queries_per_transfer(user_ids, one_statement=False)
+    jobs: dict[str, Callable[[str], Callable[[int], Callable[[], None]]]] = {
+        "raw-sql": lambda scenario: raw_job(scenario, user_ids, database_url),
+        "raw-1rt": lambda scenario: raw_one_job(scenario, user_ids, database_url),
+        "django-steps": lambda scenario: django_job(scenario, user_ids, push=False, one_statement=False),
+        "django": lambda scenario: django_job(scenario, user_ids, push=False),
+    }
 
     rows: list[dict[str, Any]] = []
     for scenario in args.scenarios.split(","):
         for workers in [int(w) for w in args.workers.split(",")]:
-            ceiling = harness.measure(
-                f"raw-sql/{scenario}",
-                raw_job(scenario, user_ids, args.database_url),
-                workers=workers,
-                seconds=args.seconds,
-            )
-            runs = [ceiling]
-            runs.append(
-                harness.measure(
-                    f"django/{scenario}",
-                    django_job(scenario, user_ids, push=False),
-                    workers=workers,
-                    seconds=args.seconds,
-                )
-            )
+            runs = [
+                harness.measure(f"{path}/{scenario}", jobs[path](scenario), workers=workers, seconds=args.seconds)
+                for path in paths
+            ]
             if scenario in args.push_scenarios.split(","):
                 runs.append(
                     harness.measure(
@@ -252,16 +317,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         seconds=args.seconds,
                     )
                 )
+            by_path = {run.label.split("/")[0]: run for run in runs}
+            ceiling, steps = by_path.get("raw-sql"), by_path.get("django-steps")
             for run in runs:
                 row = {"scenario": scenario, **run.summary()}
-                row["ratio"] = round(run.per_second / ceiling.per_second, 3) if ceiling.per_second else None
+                if ceiling is not None:
+                    row["ratio"] = round(run.per_second / ceiling.per_second, 3) if ceiling.per_second else None
+                if steps is not None:
+                    row["vs_steps"] = round(run.per_second / steps.per_second, 2) if steps.per_second else None
                 rows.append(row)
 
     from django.core.management import call_command
 
     call_command("verify_ledger", verbosity=0)  # the benchmark itself must leave a consistent ledger
-    print(f"database round trips per Django transfer: {round_trips} in the transaction, +{push_round_trips} (push)")
-    print(harness.table(rows, ["label", "workers", "ops", "errors", "per_second", "p50_ms", "p99_ms", "ratio"]))
+    print(
+        f"database round trips per Django transfer: {round_trips} in the transaction ({locked} with the wallets "
+        f"locked, COMMIT included), +{push_round_trips} (push); statement by statement (django-steps): "
+        f"{steps_round_trips} ({steps_locked} locked)"
+    )
+    columns = ["label", "workers", "ops", "errors", "per_second", "p50_ms", "p99_ms", "ratio"]
+    print(harness.table(rows, columns + (["vs_steps"] if "django-steps" in paths else [])))
     push_ratios = push_ratios_of(rows)
     for ratio in push_ratios:
         print(
@@ -270,8 +345,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     payload = {
         "args": vars(args),
+        "network": network,
         "round_trips_per_transfer": round_trips,
+        "round_trips_locked": locked,
         "push_round_trips": push_round_trips,
+        "steps_round_trips_per_transfer": steps_round_trips,
+        "steps_round_trips_locked": steps_locked,
         "runs": rows,
         "push_ratios": push_ratios,
     }

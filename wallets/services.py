@@ -9,9 +9,14 @@ Pushes and security alerts (an SMS to each party of a transfer,
 ``wallets.accounts.alerts``) leave the process only after COMMIT, through
 ``transaction.on_commit``.
 
-A transfer is five database round trips: BEGIN, the lock (which also reads
-everything the checks, the push and the alerts need), one UPDATE of both wallets, the
-ledger INSERT, COMMIT. Its statements are compiled once per database alias
+On PostgreSQL a transfer's lock, checks, writes, ledger row and the alerts'
+outbox row are one statement, around the ``paylane_transfer`` function
+(``wallets.transfer_function``): across a network the wallet rows stay locked
+from that statement to COMMIT, not across four statements and COMMIT.
+On SQLite (no stored functions) the same rules run statement by statement
+here (``_transfer_steps``, the twin): the lock (which also reads everything
+the checks, the push and the alerts need), one UPDATE of both wallets, the
+ledger INSERT. Those statements are compiled once per database alias
 (``ledger/statements.py``): Django compiling them afresh on every call cost
 more CPU than the database spent on the whole transfer (docs/performance.md).
 
@@ -36,7 +41,7 @@ from ledger.money import INTEGER_DIGITS, ZERO, money_format
 from ledger.services import Party, daily_limit_change_record, entry_append
 from ledger.statements import Statement
 from realtime import notify
-from wallets import recipients
+from wallets import recipients, transfer_function
 from wallets.accounts import alerts
 from wallets.busy import busy_on_timeout
 from wallets.errors import (
@@ -44,7 +49,6 @@ from wallets.errors import (
     InsufficientFunds,
     InvalidAmount,
     MobileNotVerified,
-    RecipientNotFound,
     SelfTransfer,
     TopUpLimitExceeded,
     ValidationFailed,
@@ -242,29 +246,53 @@ def transfer_apply(
     refusals; the caller records a FAILED attempt (``transfer_failed_record``)
     after its own rollback.
     """
+    if transfer_function.enabled():
+        # Lock, check, write, append, and queue the alerts' outbox row: one statement, one round
+        # trip (paylane_transfer, wallets migration 0011).
+        entry, sender, receiver = transfer_function.transfer_one_statement(
+            sender_id=sender_id, receiver_id=receiver_id, amount=amount, note=note, max_balance=MAX_BALANCE
+        )
+        _parties_attach(entry, sender=sender, receiver=receiver)
+    else:
+        entry, sender, receiver = _transfer_steps(
+            sender_id=sender_id, receiver_id=receiver_id, amount=amount, note=note
+        )
+        _parties_attach(entry, sender=sender, receiver=receiver)
+        alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
+    if on_recorded is not None:
+        on_recorded(entry, None)
+    transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
+    return entry
+
+
+def _transfer_steps(
+    *, sender_id: int, receiver_id: int, amount: Decimal, note: str
+) -> tuple[Transaction, Wallet, Wallet]:
+    """The transfer statement by statement: the twin of ``paylane_transfer`` (SQLite; PostgreSQL
+    with ``transfer_function.ONE_STATEMENT`` off). Lock, check, write, append: the same rules,
+    in the same order, with the same refusals (``wallets.transfer_function``)."""
+    if sender_id == receiver_id:
+        raise SelfTransfer()
     wallets, verified = _wallets_lock(sender_id=sender_id, receiver_id=receiver_id)
     # The one clock reading, taken under the locks (so a wallet's movements read
     # it in their commit order): the day of the limit and the entry's time agree.
     now = timezone.now()
     sender, receiver = wallets.get(sender_id), wallets.get(receiver_id)
     if sender is None:
-        raise ValidationFailed("Your account cannot send money.", field="recipient")
+        raise transfer_function.sender_cannot_send()
     if sender_id not in verified:
         raise MobileNotVerified()
     if receiver is None or receiver_id not in verified:  # an unverified account answers as an unknown one
-        raise RecipientNotFound("No registered user has that id.")
+        raise transfer_function.recipient_unknown()
     if sender.balance < amount:
-        raise InsufficientFunds(f"Insufficient funds: your balance is {money_format(sender.balance)}.")
+        raise transfer_function.insufficient_funds(sender.balance)
     today = timezone.localdate(now)
     spent = spent_on_day(sender, today)
     limit = sender.effective_daily_limit
     if spent + amount > limit:
-        raise DailyLimitExceeded(
-            f"This would exceed your daily limit of {money_format(limit)}: "
-            f"{money_format(max(limit - spent, ZERO))} left today."
-        )
+        raise transfer_function.over_daily_limit(limit=limit, spent=spent)
     if receiver.balance + amount > MAX_BALANCE:
-        raise InvalidAmount("The recipient's wallet cannot hold that much.")
+        raise transfer_function.recipient_full()
     sender.balance -= amount
     sender.version += 1
     sender.spent_on, sender.spent_today = today, spent + amount
@@ -279,12 +307,7 @@ def transfer_apply(
         created_at=now,
         note=note,
     )
-    _parties_attach(entry, sender=sender, receiver=receiver)
-    alerts.transfer_alerts_enqueue(entry)  # the outbox: the alerts' task row commits with the entry
-    if on_recorded is not None:
-        on_recorded(entry, None)
-    transaction.on_commit(partial(notify.transaction_committed, entry), robust=True)
-    return entry
+    return entry, sender, receiver
 
 
 def _party(wallet: Wallet) -> Party:

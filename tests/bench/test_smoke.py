@@ -63,7 +63,9 @@ def test_transfers_benchmark_runs_end_to_end_and_leaves_a_consistent_ledger(tmp_
     expected = {(f"{kind}/{s}", 2) for kind in ("raw-sql", "django") for s in ("spread", "hot")}
     assert labels == expected | {("django+push/spread", 2)}
     assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
-    assert report["round_trips_per_transfer"] >= 4
+    # BEGIN, the one statement, COMMIT; statement by statement: BEGIN, lock, update, ledger, outbox, COMMIT.
+    assert (report["round_trips_per_transfer"], report["round_trips_locked"]) == (3, 2)
+    assert (report["steps_round_trips_per_transfer"], report["steps_round_trips_locked"]) == (6, 5)
     assert report["push_round_trips"] == 0  # the push reuses the parties the transfer loaded
 
 

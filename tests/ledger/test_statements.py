@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from ledger.models import AppendOnlyError, Transaction
 from ledger.services import Party, entry_append
 from ledger.statements import Statement
-from wallets import services
+from wallets import services, transfer_function
 from wallets.models import User, Wallet
 
 BALANCE = Statement(lambda user: Wallet.objects.filter(user_id=user).values_list("balance", "spent_on"), user=-1)
@@ -26,7 +26,12 @@ def _statements(captured: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().split()[0] in data]
 
 
-def test_a_transfer_is_one_lock_one_balance_write_and_one_ledger_insert(alice: User, bob: User) -> None:
+def test_a_transfer_is_one_lock_one_balance_write_and_one_ledger_insert(
+    alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Statement by statement: SQLite's path, and PostgreSQL's with the one-statement function off
+    # (its one statement: tests/wallets/test_transfer_twin.py).
+    monkeypatch.setattr(transfer_function, "ONE_STATEMENT", False)
     with CaptureQueriesContext(connection) as captured:
         services.transfer_create(sender=alice, to_user_id=bob.pk, amount="5.00")
 

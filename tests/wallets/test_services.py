@@ -291,12 +291,11 @@ def test_a_rolled_back_transfer_pushes_nothing(
     alice, bob = register("alice", balance="50"), register("bob")
     pushed.clear()
 
-    def ledger_down(**kwargs: object) -> None:
-        raise RuntimeError("ledger insert failed")
+    def crash_before_commit(entry: Transaction, refusal: object) -> None:  # after the ledger row
+        raise RuntimeError("crash before COMMIT")
 
-    monkeypatch.setattr(services, "entry_append", ledger_down)
     with pytest.raises(RuntimeError):
-        services.transfer_create(sender=alice, to_user_id=bob.pk, amount="20")
+        services.transfer_create(sender=alice, to_user_id=bob.pk, amount="20", on_recorded=crash_before_commit)
     assert pushed == []
     assert (balance_of(alice), balance_of(bob)) == (Decimal("50.00"), 0)
 

@@ -23,7 +23,11 @@ proven to be the holder's, and none gets an alert.
 An alert never carries a secret (no code, password, PIN or token): it says
 what happened and what to do if it was not you. Money alerts give the amount,
 the counterparty's masked name (``wallets.accounts.payees.display_name``, the
-one the payer saw before paying) and the balance after. Task arguments are
+one the payer saw before paying) and the balance after. A transfer on
+PostgreSQL queues its row inside its one statement (``wallets.transfer_function``)
+knowing only the ledger id there: its words are composed when the worker runs
+the task, from the entry (amount, balances after) and the parties as they are
+then; every other movement's words are composed when it is queued. Task arguments are
 plain JSON holding no secret.
 """
 
@@ -49,12 +53,21 @@ NOT_YOU = "Not you? Reset your password at once (Forgot your password? on the si
 
 
 @task
-def transfer_alerts_deliver(*, ledger_id: int, messages: list[list[str]]) -> int:
+def transfer_alerts_deliver(*, ledger_id: int, messages: list[list[str]] | None = None) -> int:
     """Send a transfer's alerts (``[party, to, body]`` each) that were not sent yet; how many went now.
+
+    Without ``messages`` (the row queued by the one-statement transfer,
+    ``wallets.transfer_function``, which knows the ledger id only in the
+    database), they are composed here, from the ledger row (its amount and
+    each party's balance after it) and the parties as they are now (names,
+    verified numbers), in the words of ``transfer_alerts_enqueue``.
 
     Raises what the SMS backend raises: the worker retries the task with
     backoff, and the alerts already delivered are not sent again.
     """
+    if messages is None:
+        entry = Transaction.objects.select_related("sender__profile", "receiver__profile").get(pk=ledger_id)
+        messages = transfer_messages(entry)
     sent = 0
     for party, to, body in messages:
         key = delivery_key(f"transfer-alert-{party}", ledger_id)
@@ -91,8 +104,14 @@ def transfer_alerts_enqueue(entry: Transaction) -> None:
     service hands over carries both users with their names and numbers, read
     under its lock: then no query (an entry loaded afresh costs one).
     """
+    if messages := transfer_messages(entry):
+        outbox_enqueue(transfer_alerts_deliver, ledger_id=entry.pk, messages=messages)
+
+
+def transfer_messages(entry: Transaction) -> list[list[str]]:
+    """Each verified party's alert of ``entry`` as ``[party, to, body]`` (none for a FAILED row)."""
     if entry.status != Transaction.Status.SUCCESS or entry.transaction_type not in _MONEY_WORDS:
-        return
+        return []
     sender, receiver = _parties(entry)
     amount = money_format(entry.amount, entry.currency)
     sent, received = _MONEY_WORDS[entry.transaction_type]
@@ -103,8 +122,7 @@ def transfer_alerts_enqueue(entry: Transaction) -> None:
     if to := _verified_number(receiver):
         balance = money_format(entry.receiver_balance_after, entry.currency)  # type: ignore[arg-type]
         messages.append(["receiver", to, f"{received} {amount} from {_masked(sender)}. Balance {balance}."])
-    if messages:
-        outbox_enqueue(transfer_alerts_deliver, ledger_id=entry.pk, messages=messages)
+    return messages
 
 
 # What each party's alert calls the movement: a transfer, and the corrections that give one back
