@@ -80,6 +80,7 @@ class Settings:
     tls_cert: Path | None
     tls_key: Path | None
     migrate: bool
+    jobs: bool
 
     @property
     def web_ports(self) -> list[int]:
@@ -147,6 +148,9 @@ def settings_from(env: dict[str, str]) -> Settings:
         tls_cert=Path(cert).resolve() if cert else None,
         tls_key=Path(key).resolve() if key else None,
         migrate=env.get("PAYLANE_SERVE_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
+        # PAYLANE_SERVE_JOBS=0: no task worker and no scheduler on this host (a cluster runs them on
+        # one host of several: deploy/cluster/).
+        jobs=env.get("PAYLANE_SERVE_JOBS", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 
@@ -430,7 +434,7 @@ def serve(settings: Settings, run_env: dict[str, str]) -> int:
         # No env file: honcho would read the development .env (DEBUG=1) and let it win.
         "--env", os.devnull,
         "--port", str(settings.upstream_port),
-        "--concurrency", f"web={settings.web_processes}",
+        "--concurrency", f"web={settings.web_processes}" + ("" if settings.jobs else ",worker=0,scheduler=0"),
     ]  # fmt: skip
     say(f"starting {settings.web_processes} HTTP worker(s), the websocket server and nginx in {settings.run_dir}")
     honcho = subprocess.Popen(command, cwd=BASE_DIR, env=run_env)
