@@ -437,6 +437,18 @@ def start_pg_node(cluster: Cluster, node: str) -> None:
     start(cluster, node, command, user="postgres", env={"HOME": str(folder)})
 
 
+def kill_pg_node(cluster: Cluster, node: str) -> list[int]:
+    """SIGKILL a node as if its host died: Patroni, and PostgreSQL with every backend. Patroni
+    starts the postmaster detached (so that its own death does not take the database down), so
+    the postmaster is found by its pid file, not below Patroni."""
+    killed = kill_tree(cluster.pids[node]) if node in cluster.pids else []
+    try:
+        postmaster = int((cluster.dir / node / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return killed
+    return killed + kill_tree(postmaster)
+
+
 def wait_for_pg(cluster: Cluster) -> str:
     wait_for("a PostgreSQL primary (Patroni)", lambda: primary_node(cluster) is not None, 120)
     primary = primary_node(cluster)

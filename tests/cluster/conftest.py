@@ -1,0 +1,62 @@
+"""One cluster for the whole session (deploy/cluster/up), removed at the end (deploy/cluster/down)."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.support import CLUSTER_PY, Running, cluster_module
+
+# The app hosts' settings for the tests: many payments a second from a few payers.
+APP_ENV = {
+    "PAYLANE_TRANSFER_RATE": "100000/s",
+    "PAYLANE_REGISTER_RATE": "100000/h",
+    "PAYLANE_SIGNIN_RATE": "100000/m",
+    "PAYLANE_CODE_RATE": "100000/h",
+}
+
+
+def _free_base() -> int:
+    """A base port whose cluster ports are free, below the ephemeral range and the suite's 20000s."""
+    module = cluster_module()
+    for _ in range(100):
+        base = random.randrange(10000, 16000, 100)
+        ports = [base + offset for offset in module.PORTS.values()]
+        ports += [base + module.APP_PORT_OFFSET + i for i in range(module.MAX_APP_HOSTS)]
+        if all(_bindable(p) for p in ports):
+            return base
+    raise RuntimeError("no free block of ports for the cluster")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Running]:
+    if os.geteuid() != 0:
+        pytest.skip("the cluster runs PostgreSQL as the postgres user: run make cluster-test as root")
+    folder = Path(tempfile.mkdtemp(prefix="paylane-cluster-test-"))
+    command = ["python3", str(CLUSTER_PY), "--dir", str(folder), "--base-port", str(_free_base())]
+    env_args = [arg for name, value in APP_ENV.items() for arg in ("--env", f"{name}={value}")]
+    import sys
+
+    up = subprocess.run([sys.executable, str(CLUSTER_PY), "up", *command[2:], "--app-hosts", "2", *env_args])
+    try:
+        assert up.returncode == 0, "deploy/cluster/up failed (above)"
+        yield Running(cluster_module(), folder)
+    finally:
+        subprocess.run([sys.executable, str(CLUSTER_PY), "down", "--dir", str(folder)], timeout=180)
