@@ -168,9 +168,10 @@ def production_checks(env: dict[str, str]) -> None:
         )
     if not re.match(r"(postgres|postgresql|pgsql)://", env.get("DATABASE_URL", "")):
         fail("DATABASE_URL must name a PostgreSQL database (postgres://user:password@host:5432/name)")
-    if not re.match(r"rediss?://", env.get("REDIS_URL", "")):
+    if not re.match(r"rediss?://", env.get("REDIS_URL", "")) and not env.get("REDIS_SENTINELS", "").strip():
         fail(
-            "REDIS_URL must name a Redis server (redis://host:6379/0): the HTTP workers reach the websocket "
+            "REDIS_URL must name a Redis server (redis://host:6379/0), or REDIS_SENTINELS its sentinels "
+            "(host:26379,host:26379,host:26379): the HTTP workers reach the websocket "
             "server's clients, and share their rate limits, only through it"
         )
     proxies = env.get("PAYLANE_PROXY_COUNT", "").strip() or "1"

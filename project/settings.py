@@ -15,6 +15,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     # Health checks, /metrics, the connection pool's sampler (docs/operations.md).
     "project.observability.apps.ObservabilityConfig",
+    # PgBouncer's transaction mode: the timeouts set in each transaction (docs/scaling.md).
+    "project.database.apps.DatabaseConfig",
 ]
 
 MIDDLEWARE = [
@@ -114,39 +117,70 @@ TEMPLATES = [
 # the pool each of those opened a new PostgreSQL backend (~3 ms of CPU). The pool
 # hands the same connections out again. PAYLANE_DB_POOL_SIZE=0 turns it off.
 PAYLANE_DB_POOL_SIZE = env.int("PAYLANE_DB_POOL_SIZE", default=20)
-if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PAYLANE_DB_POOL_SIZE > 0:
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+# Behind PgBouncer in transaction mode (docs/scaling.md, "PgBouncer"): every transaction may run on
+# another server connection, so nothing may rely on session state. PAYLANE_DB_TRANSACTION_POOLING=1
+# switches what must switch: the timeouts below are set with SET LOCAL at the start of each
+# transaction instead of as connection options (which PgBouncer refuses), and QuerySet.iterator()
+# reads with client-side cursors (DISABLE_SERVER_SIDE_CURSORS). It applies to every alias.
+PAYLANE_DB_TRANSACTION_POOLING = env.bool("PAYLANE_DB_TRANSACTION_POOLING", default=False)
+# A stuck lock or a runaway query must not hold a request forever. Web processes (daphne, the
+# test suite, `manage.py runserver`) wait at most PAYLANE_DB_LOCK_TIMEOUT for a row lock and
+# PAYLANE_DB_STATEMENT_TIMEOUT for a statement; a money movement that hits either answers 503
+# `busy` with nothing changed (wallets.busy). manage.py's other commands (migrate, verify_ledger,
+# export_ledger on a large ledger) run without them.
+PAYLANE_DB_TIMEOUTS = {
+    "lock_timeout": env.str("PAYLANE_DB_LOCK_TIMEOUT", default="5s"),
+    "statement_timeout": env.str("PAYLANE_DB_STATEMENT_TIMEOUT", default="30s"),
+}
+for _name, _value in PAYLANE_DB_TIMEOUTS.items():
+    if not re.fullmatch(r"[0-9]+(ms|s|min)?", _value):
+        raise ImproperlyConfigured(f"PAYLANE_DB_{_name.upper()} must look like 5s, 500ms or 0, not {_value!r}")
+if env.str("PAYLANE_PROCESS", default="web") != "web":
+    PAYLANE_DB_TIMEOUTS = {}
+# What project.database.pooling sets with SET LOCAL in each transaction (transaction pooling only).
+PAYLANE_DB_TRANSACTION_TIMEOUTS = PAYLANE_DB_TIMEOUTS if PAYLANE_DB_TRANSACTION_POOLING else {}
+
+
+def _database(url_variable: str) -> dict[str, Any]:
+    database: dict[str, Any] = env.db(url_variable)
+    postgres = database["ENGINE"] == "django.db.backends.postgresql"
+    if postgres and PAYLANE_DB_POOL_SIZE > 0:
+        database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": PAYLANE_DB_POOL_SIZE,
             # Waiting longer than this for a free connection is an error, not a queue.
             "timeout": env.float("PAYLANE_DB_POOL_TIMEOUT", default=10.0),
         }
     else:
-        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # A stuck lock or a runaway query must not hold a request forever. Web
-        # processes (daphne, the test suite, `manage.py runserver`) wait at most
-        # PAYLANE_DB_LOCK_TIMEOUT for a row lock and PAYLANE_DB_STATEMENT_TIMEOUT
-        # for a statement; a money movement that hits either answers 503 `busy`
-        # with nothing changed (wallets.busy). manage.py's other commands
-        # (migrate, verify_ledger, export_ledger on a large ledger) run without them.
-        timeouts = {
-            "lock_timeout": env.str("PAYLANE_DB_LOCK_TIMEOUT", default="5s"),
-            "statement_timeout": env.str("PAYLANE_DB_STATEMENT_TIMEOUT", default="30s"),
-        }
-        for name, value in timeouts.items():
-            if not re.fullmatch(r"[0-9]+(ms|s|min)?", value):
-                raise ImproperlyConfigured(f"PAYLANE_DB_{name.upper()} must look like 5s, 500ms or 0, not {value!r}")
-        if env.str("PAYLANE_PROCESS", default="web") == "web":
-            options = " ".join(f"-c {name}={value}" for name, value in timeouts.items())
-            existing = DATABASES["default"].setdefault("OPTIONS", {}).get("options", "")
-            DATABASES["default"]["OPTIONS"]["options"] = f"{existing} {options}".strip()
+        database.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    if postgres and PAYLANE_DB_TRANSACTION_POOLING:
+        # Django's documented setting for transaction pooling: a server-side cursor declared
+        # outside a transaction (WITH HOLD) would be gone at the next statement.
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    elif postgres and PAYLANE_DB_TIMEOUTS:
+        options = " ".join(f"-c {name}={value}" for name, value in PAYLANE_DB_TIMEOUTS.items())
+        existing = database.setdefault("OPTIONS", {}).get("options", "")
+        database["OPTIONS"]["options"] = f"{existing} {options}".strip()
     # With the pool: each connection is checked (one empty query) as it is handed out,
     # so one that PostgreSQL dropped (restart, failover, an administrator) is replaced
     # instead of failing the request that drew it.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    database["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    return database
+
+
+# PostgreSQL connections come from a pool per process (Django's own, on psycopg 3's
+# psycopg_pool): under ASGI Django closes its connection after every request and
+# every database_sync_to_async call (CONN_MAX_AGE must stay 0 there), and without
+# the pool each of those opened a new PostgreSQL backend (~3 ms of CPU). The pool
+# hands the same connections out again. PAYLANE_DB_POOL_SIZE=0 turns it off.
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": _database("DATABASE_URL")}
+    # A streaming standby for read-only work (docs/scaling.md, "Read replica"): history,
+    # statements, exports, verify_ledger and the admin's audit read there (ledger.replica,
+    # project.database.routers); writes, money movements and migrations stay on default. In
+    # tests the alias mirrors default.
+    if env.str("DATABASE_REPLICA_URL", default=""):
+        DATABASES["replica"] = {**_database("DATABASE_REPLICA_URL"), "TEST": {"MIRROR": "default"}}
 else:
     DATABASES = {
         "default": {
@@ -159,6 +193,8 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Reads of read-only work to the replica when there is one; everything else to default.
+DATABASE_ROUTERS = ["project.database.routers.ReplicaRouter"]
 
 # --- Channel layer -------------------------------------------------------------
 # channels-redis's Pub/Sub layer: a group_send is one PUBLISH, and each daphne
@@ -174,14 +210,47 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # one long-lived event loop, never async_to_sync per call.
 REDIS_URL = env.str("REDIS_URL", default="")
 PAYLANE_REDIS_POOL_SIZE = env.int("PAYLANE_REDIS_POOL_SIZE", default=1000)
-if REDIS_URL:
+
+
+# Redis through Sentinel (docs/scaling.md, "Redis with Sentinel"): REDIS_SENTINELS lists the
+# sentinels ("host:port,host:port,host:port"); every Redis user (the channel layer, the cache and
+# so the rate limits, /readyz) asks them for the current master of REDIS_SENTINEL_MASTER and asks
+# again after a connection to it fails, so a failover is followed without a restart.
+def _sentinels(text: str) -> list[tuple[str, int]]:
+    sentinels = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ImproperlyConfigured(f"REDIS_SENTINELS must look like host:26379,host:26379, not {text!r}")
+        sentinels.append((host.strip("[]"), int(port)))
+    return sentinels
+
+
+REDIS_SENTINELS = _sentinels(env.str("REDIS_SENTINELS", default=""))
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="paylane")
+REDIS_SENTINEL_DB = env.int("REDIS_SENTINEL_DB", default=0)
+if REDIS_SENTINELS and REDIS_URL:
+    raise ImproperlyConfigured("Set REDIS_URL (one Redis) or REDIS_SENTINELS (Redis through Sentinel), not both")
+# A sentinel that does not answer is skipped after this long (the next one is asked).
+REDIS_SENTINEL_KWARGS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+if REDIS_URL or REDIS_SENTINELS:
+    redis_connection: dict[str, object] = (
+        {
+            "sentinels": REDIS_SENTINELS,
+            "master_name": REDIS_SENTINEL_MASTER,
+            "db": REDIS_SENTINEL_DB,
+            "sentinel_kwargs": REDIS_SENTINEL_KWARGS,
+        }
+        if REDIS_SENTINELS
+        else {"address": REDIS_URL}
+    )
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        **redis_connection,
                         "socket_timeout": None,
                         "socket_connect_timeout": 3,
                         "max_connections": PAYLANE_REDIS_POOL_SIZE,
@@ -362,7 +431,7 @@ PAYLANE_PROXY_COUNT = env.int("PAYLANE_PROXY_COUNT", default=0)
 PAYLANE_API_MAX_BODY = env.int("PAYLANE_API_MAX_BODY", default=64 * 1024)
 PAYLANE_IDEMPOTENCY_KEEP_HOURS = env.int("PAYLANE_IDEMPOTENCY_KEEP_HOURS", default=24)
 
-if REDIS_URL:
+if REDIS_URL or REDIS_SENTINELS:
     # Shared by every process: the rate limit counts one user's calls wherever they land.
     # django-redis, not Django's own RedisCache: under ASGI every request gets a cache
     # object of its own, and Django's opened a new Redis connection for each (measured:
@@ -378,6 +447,16 @@ if REDIS_URL:
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
+    if REDIS_SENTINELS:
+        # django-redis's Sentinel connection factory: LOCATION's host part is the master's name
+        # in Sentinel. One LOCATION, the master (not django-redis's SentinelClient, which would
+        # read from replicas: a counter read there may lag its own increment).
+        CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/{REDIS_SENTINEL_DB}"
+        CACHES["default"]["OPTIONS"] |= {
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": REDIS_SENTINELS,
+            "SENTINEL_KWARGS": REDIS_SENTINEL_KWARGS,
+        }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

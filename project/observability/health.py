@@ -5,7 +5,8 @@ runs its Django app. ``/readyz`` runs its checks at once, each within
 ``CHECK_TIMEOUT``: the database answers (``SELECT 1`` on a pooled connection),
 every migration on disk is recorded as applied (one read of the small
 ``django_migrations`` table, compared with the migration files read once per
-process), and, where ``REDIS_URL`` is set, Redis answers a PING. 200 when all
+process), and, where ``REDIS_URL`` or ``REDIS_SENTINELS`` is set, Redis (the
+master Sentinel names now) answers a PING. 200 when all
 pass; otherwise 503 with the failed ones named::
 
     {"status": "unavailable", "failed": ["database", "migrations"],
@@ -28,6 +29,7 @@ import functools
 from typing import Any
 
 import redis.asyncio
+import redis.asyncio.sentinel
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
@@ -101,6 +103,14 @@ CHECK_NAMES: dict[type[HealthCheck], str] = {
 
 
 def _redis_client() -> redis.asyncio.Redis:
+    if settings.REDIS_SENTINELS:
+        sentinel = redis.asyncio.sentinel.Sentinel(
+            settings.REDIS_SENTINELS,
+            sentinel_kwargs=settings.REDIS_SENTINEL_KWARGS,
+            socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+        )
+        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=settings.REDIS_SENTINEL_DB)
     return redis.asyncio.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=REDIS_SOCKET_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
     )
@@ -112,7 +122,7 @@ class ReadyView(HealthCheckView):
     def get_checks(self) -> Any:
         yield DatabaseReachable()
         yield Migrations()
-        if settings.REDIS_URL:
+        if settings.REDIS_URL or settings.REDIS_SENTINELS:
             yield RedisReachable(client_factory=_redis_client)
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

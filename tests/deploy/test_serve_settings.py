@@ -87,3 +87,10 @@ def test_the_plain_http_listener_redirects_to_the_port_clients_use(env: dict[str
 def test_without_a_plain_http_port_there_is_no_plain_http_listener() -> None:
     serve = serve_module()
     assert serve.http_redirect(serve.settings_from({"PAYLANE_RUN_DIR": "/run/paylane"})) == ""
+
+
+def test_serve_takes_redis_sentinels_instead_of_redis_url() -> None:
+    # Past the Redis check: the next check (the port) is the one that stops it.
+    result = serve_with(REDIS_URL=None, REDIS_SENTINELS="127.0.0.1:26379,127.0.0.1:26380", PORT="http")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "REDIS_URL must name" not in result.stderr and "PORT must be a whole number" in result.stderr
