@@ -472,11 +472,9 @@ def create_database(cluster: Cluster) -> None:
     """The application's role and database, on the primary (through HAProxy)."""
     port = cluster.port("primary")
     wait_for("HAProxy's primary port", lambda: subprocess_ok(port), 60)
+    # No timeouts on the role: the web processes set theirs with SET LOCAL in each transaction
+    # (PAYLANE_DB_TRANSACTION_POOLING=1), manage.py's commands run without (docs/operations.md).
     psql(cluster, port, "CREATE ROLE paylane LOGIN")
-    # The hardening timeouts on the role: behind PgBouncer a connection's startup options are
-    # not passed on (ignore_startup_parameters), and a SET would leak to the next borrower.
-    psql(cluster, port, "ALTER ROLE paylane SET lock_timeout = '5s'")
-    psql(cluster, port, "ALTER ROLE paylane SET statement_timeout = '30s'")
     psql(cluster, port, "CREATE DATABASE paylane OWNER paylane")
 
 
@@ -508,7 +506,12 @@ def haproxy_config(cluster: Cluster) -> str:
         for node in PG_NODES
     )
 
-    apps = "\n".join(f"    server app{i} 127.0.0.1:{cluster.app_port(i)} check" for i in range(cluster.app_hosts))
+    hosts = range(cluster.app_hosts)
+    apps = "\n".join(f"    server app{i} 127.0.0.1:{cluster.app_port(i)} check" for i in hosts)
+    apps += "\n" + "\n".join(
+        f"    server app{i}-alive 127.0.0.1:{cluster.app_port(i)} backup track paylane_alive/app{i}" for i in hosts
+    )
+    alive_servers = "\n".join(f"    server app{i} 127.0.0.1:{cluster.app_port(i)} check" for i in hosts)
     redis = "\n".join(f"    server {name} 127.0.0.1:{cluster.port(name)} check" for name in REDIS_NODES)
     return render(
         "haproxy.cfg",
@@ -522,6 +525,7 @@ def haproxy_config(cluster: Cluster) -> str:
             "PG_SERVERS": pg_servers,
             "REDIS_SERVERS": redis,
             "APP_SERVERS": apps,
+            "APP_ALIVE_SERVERS": alive_servers,
         },
     )
 
@@ -549,7 +553,7 @@ def start_haproxy(cluster: Cluster) -> None:
     folder.mkdir()
     certificate(cluster)
     (folder / "haproxy.cfg").write_text(haproxy_config(cluster))
-    check = subprocess.run(["haproxy", "-c", "-q", "-f", str(folder / "haproxy.cfg")], capture_output=True, text=True)
+    check = subprocess.run(["haproxy", "-c", "-f", str(folder / "haproxy.cfg")], capture_output=True, text=True)
     if check.returncode != 0:
         fail(f"haproxy.cfg: {check.stdout}{check.stderr}")
     # -W: the master-worker mode, in the foreground (-db), so SIGTERM to this pid stops it.
@@ -596,7 +600,7 @@ def app_env(cluster: Cluster, index: int) -> dict[str, str]:
         "PAYLANE_DB_TRANSACTION_POOLING": "1",
         # Few connections per process: PgBouncer holds the server connections.
         "PAYLANE_DB_POOL_SIZE": "4",
-        "REDIS_URL": cluster.redis_url,
+        # Redis through the Sentinels (not REDIS_URL: the application takes one or the other).
         "REDIS_SENTINELS": cluster.sentinels,
         "REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
         "REDIS_SENTINEL_DB": "0",
