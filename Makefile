@@ -85,9 +85,10 @@ cluster-status:
 	deploy/cluster/status --dir "$(CLUSTER_DIR)"
 
 # The failover tests (tests/cluster/): each part of the cluster killed under load. Not part of
-# `make test` (tests/conftest.py leaves tests/cluster/ out unless PAYLANE_CLUSTER_TEST=1).
+# `make test` (tests/conftest.py leaves tests/cluster/ out unless PAYLANE_CLUSTER_TEST=1). The tests
+# need no database of the suite's (hence no DATABASE_URL/REDIS_URL): they use the cluster's.
 cluster-test: setup
-	PAYLANE_CLUSTER_TEST=1 $(PY) -m pytest -p no:randomly tests/cluster $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL PAYLANE_CLUSTER_TEST=1 $(PY) -m pytest -p no:randomly tests/cluster $(PYTEST_ARGS)
 
 $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-lint.txt && touch $@

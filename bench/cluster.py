@@ -60,13 +60,24 @@ def cluster_module() -> ModuleType:
     return module
 
 
-def cpu_by_part() -> dict[str, float]:
-    """CPU seconds so far of every live process of the cluster, summed by part."""
+def cluster_pids(module: ModuleType, state: Any) -> set[int]:
+    """Every process of this cluster: below the ones `up` started, and each PostgreSQL node's
+    postmaster (Patroni starts it detached). Not the machine's other processes."""
+    roots = list(state.pids.values())
+    for node in module.PG_NODES:
+        try:
+            roots.append(int((state.dir / node / "data" / "postmaster.pid").read_text().split()[0]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return {pid for root in roots for pid in module.descendants(root)}
+
+
+def cpu_by_part(pids: set[int]) -> dict[str, float]:
+    """CPU seconds so far of the processes ``pids``, summed by part."""
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in pids:
+        entry = Path(f"/proc/{pid}")
         try:
             fields = (entry / "stat").read_text().split(") ", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -104,9 +115,9 @@ def client_job(
             }
             conn.request("POST", "/api/v1/transfers/", body=body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            answer = response.read()
             if response.status != 201:
-                raise RuntimeError(f"HTTP {response.status}")
+                raise RuntimeError(f"HTTP {response.status}: {answer[:300]!r}")
 
         return transfer
 
@@ -121,18 +132,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--wallets", type=int, default=200)
     parser.add_argument("--base-port", type=int, default=17000)
     parser.add_argument("--web-processes", type=int, default=1, help="HTTP workers per app host")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a setting for the app hosts")
     parser.add_argument("--name", default="cluster")
     args = parser.parse_args(argv)
     counts = [int(h) for h in args.hosts.split(",")]
     module = cluster_module()
     folder = Path(tempfile.mkdtemp(prefix="paylane-cluster-bench-"))
-    env_args = [arg for name, value in APP_ENV.items() for arg in ("--env", f"{name}={value}")]
+    settings = [f"{name}={value}" for name, value in APP_ENV.items()] + args.env
+    env_args = [arg for setting in settings for arg in ("--env", setting)]
     up = [sys.executable, str(CLUSTER_PY), "up", "--dir", str(folder), "--base-port", str(args.base_port)]
     up += ["--app-hosts", str(max(counts)), "--web-processes", str(args.web_processes), *env_args]
     rows: list[dict[str, Any]] = []
     try:
         subprocess.run(up, check=True, stdout=subprocess.DEVNULL)
         state = module.Cluster.load(folder)
+        # The cluster's key: PIN hashes are peppered with it.
+        os.environ["SECRET_KEY"] = state.secret_key
         harness.django_setup(state.primary_url)
         user_ids = wallets_create(args.wallets)
         from wallets.accounts.tokens import token_issue
@@ -141,6 +156,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tokens = {u.pk: token_issue(user=u) for u in User.objects.filter(pk__in=user_ids)}
         harness.connections_release()
         cafile = str(folder / "haproxy" / "cert.pem")
+        probe = client_job(state.port("https"), cafile, tokens, user_ids)(0)
+        probe()  # one transfer first: a refusal stops the benchmark with its answer
         for hosts in counts:
             for i in range(max(counts)):
                 for server in (f"app{i}", f"app{i}-alive"):
@@ -149,16 +166,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     )
             time.sleep(1)
             job = client_job(state.port("https"), cafile, tokens, user_ids)
-            before, began = cpu_by_part(), time.monotonic()
+            pids = cluster_pids(module, state)
+            before, began = cpu_by_part(pids), time.monotonic()
             # The client processes' CPU is ours once they have exited and been waited for.
             own_before = os.times()
             run = harness.measure(f"cluster/{hosts}-host", job, workers=args.clients, seconds=args.seconds)
             elapsed = time.monotonic() - began
-            after = cpu_by_part()
+            # Processes born during the run (a new PostgreSQL backend) count from their birth.
+            after = cpu_by_part(pids | cluster_pids(module, state))
             own_after = os.times()
-            cpu = {part: round(100 * (after.get(part, 0.0) - before.get(part, 0.0)) / elapsed) for part in after}
+            used = {part: after.get(part, 0.0) - before.get(part, 0.0) for part in after}
             clients = own_after.children_user + own_after.children_system
-            cpu["clients"] = round(100 * (clients - own_before.children_user - own_before.children_system) / elapsed)
+            used["clients"] = clients - own_before.children_user - own_before.children_system
+            cpu = {part: round(100 * seconds / elapsed) for part, seconds in used.items()}
+            # CPU per transfer: less at the mercy of a busy machine than transfers/s.
+            per_transfer = {part: round(1000 * seconds / max(run.ops, 1), 2) for part, seconds in used.items()}
             busiest = sorted(((v, k) for k, v in cpu.items() if v > 0), reverse=True)
             rows.append(
                 {
@@ -166,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "clients": args.clients,
                     **run.summary(),
                     "cpu_percent": {k: v for v, k in busiest},
-                    "cpu": ", ".join(f"{k} {v}%" for v, k in busiest[:6]),
+                    "cpu_ms_per_transfer": {k: per_transfer[k] for _, k in busiest},
+                    "cpu": ", ".join(f"{k} {v}% ({per_transfer[k]} ms)" for v, k in busiest[:6]),
                 }
             )
     finally:

@@ -6,6 +6,7 @@ import os
 import random
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,11 +51,9 @@ def cluster() -> Iterator[Running]:
     if os.geteuid() != 0:
         pytest.skip("the cluster runs PostgreSQL as the postgres user: run make cluster-test as root")
     folder = Path(tempfile.mkdtemp(prefix="paylane-cluster-test-"))
-    command = ["python3", str(CLUSTER_PY), "--dir", str(folder), "--base-port", str(_free_base())]
-    env_args = [arg for name, value in APP_ENV.items() for arg in ("--env", f"{name}={value}")]
-    import sys
-
-    up = subprocess.run([sys.executable, str(CLUSTER_PY), "up", *command[2:], "--app-hosts", "2", *env_args])
+    settings = [arg for name, value in APP_ENV.items() for arg in ("--env", f"{name}={value}")]
+    where = ["--dir", str(folder), "--base-port", str(_free_base()), "--app-hosts", "2"]
+    up = subprocess.run([sys.executable, str(CLUSTER_PY), "up", *where, *settings])
     try:
         assert up.returncode == 0, "deploy/cluster/up failed (above)"
         yield Running(cluster_module(), folder)

@@ -16,7 +16,9 @@ from tests.cluster.support import Payers, Running, ledger_check, sign_up
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_an_app_host_killed_and_restarted_loses_no_payment(cluster: Running) -> None:
+def test_an_app_host_killed_and_restarted_loses_no_payment(
+    cluster: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
     users = sign_up(cluster, 6)
     module, state = cluster.module, cluster.state
     with Payers(cluster, users, threads=6) as payers:
@@ -33,10 +35,11 @@ def test_an_app_host_killed_and_restarted_loses_no_payment(cluster: Running) -> 
     assert before > 0 and len(payers.finished()) > before
     failures = payers.failures()
     in_flight = payers.in_flight(killing, killed)
-    print(
-        f"\napp host killed: {in_flight} requests in flight, {len(failures)} failed attempts, "
-        f"{len(payers.finished())} payments"
-    )
+    with capsys.disabled():  # the measurement, shown by make cluster-test
+        print(
+            f"\napp host killed: {in_flight} requests in flight, {len(failures)} failed attempts, "
+            f"{len(payers.finished())} payments"
+        )
     # Only requests in flight on the dead host may fail (a 5xx or a cut connection)...
     assert len(failures) <= in_flight, failures
     assert all(a.started <= killed for a in failures), failures

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def test_the_primary_killed_mid_load_promotes_the_standby_and_loses_no_acknowledged_payment(
-    cluster: Running,
+    cluster: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = sign_up(cluster, 6)
     module, state = cluster.module, cluster.state
@@ -45,11 +45,12 @@ def test_the_primary_killed_mid_load_promotes_the_standby_and_loses_no_acknowled
             time.sleep(0.2)
     assert before, "no payment before the kill"
     first_201 = min(a.ended for t in payers.finished() for a in t.attempts if a.started >= killed and a.status == 201)
-    print(
-        f"\nPostgreSQL failover: {old} -> {new}; promoted {promoted - killing:.1f} s after the kill, first 201 "
-        f"{first_201 - killing:.1f} s after it; failed attempts {Counter(a.status for a in payers.failures())}, "
-        f"{len(payers.finished())} payments"
-    )
+    with capsys.disabled():  # the measurement, shown by make cluster-test
+        print(
+            f"\nPostgreSQL failover: {old} -> {new}; promoted {promoted - killing:.1f} s after the kill, first 201 "
+            f"{first_201 - killing:.1f} s after it; failed attempts {Counter(a.status for a in payers.failures())}, "
+            f"{len(payers.finished())} payments"
+        )
     assert {t.status for t in payers.finished()} == {201}, [t for t in payers.finished() if t.status != 201][:5]
     check = ledger_check(cluster, users, payers)
     assert check["missing"] == [] and check["extra"] == [], check

@@ -128,7 +128,9 @@ class Sockets:
             asyncio.run_coroutine_threadsafe(resume(socket), self.loop).result(30)
 
 
-def test_the_redis_master_killed_sentinel_promotes_and_sockets_miss_no_entry(cluster: Running) -> None:
+def test_the_redis_master_killed_sentinel_promotes_and_sockets_miss_no_entry(
+    cluster: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
     users = sign_up(cluster, 4)
     module, state = cluster.module, cluster.state
     master = module.redis_master(state)
@@ -155,11 +157,13 @@ def test_the_redis_master_killed_sentinel_promotes_and_sockets_miss_no_entry(clu
         for t in answered
         if t.attempts[0].started > promoted + 2 and any(s.seen.get(t.transaction_id) == "live" for s in sockets.sockets)  # type: ignore[arg-type]
     ]
-    print(
-        f"\nRedis failover: {node} killed, new master {module.redis_master(state)} {promoted - killing:.1f} s later; "
-        f"{len(answered)} payments, failed attempts {dict(failures)}, "
-        f"connects {[s.connects for s in sockets.sockets]}, live pushes after the promotion {len(live_after)}"
-    )
+    with capsys.disabled():  # the measurement, shown by make cluster-test
+        print(
+            f"\nRedis failover: {node} killed, new master {module.redis_master(state)} "
+            f"{promoted - killing:.1f} s later; "
+            f"{len(answered)} payments, failed attempts {dict(failures)}, "
+            f"connects {[s.connects for s in sockets.sockets]}, live pushes after the promotion {len(live_after)}"
+        )
     assert {t.status for t in payers.finished()} == {201}
     # No entry missing: every payment is on both parties' sockets (live, or replayed on resume).
     for socket in sockets.sockets:
