@@ -15,18 +15,28 @@ Read-your-writes: the cluster's standby is synchronous with
 COMMIT returns only once the standby has applied it, so a read there after a
 201 sees that transfer.
 
+A replica that cannot be reached is not an outage: its reads go to ``default`` for
+``REPLICA_RETRY_SECONDS`` (logged), then it is tried again.
+
 Here, in the floor, because the ledger's own read-only tools use it too.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
+# After the replica could not be reached, read from default for this long before trying it again.
+REPLICA_RETRY_SECONDS = 30.0
+_replica_down_until = 0.0
 
 _replica_reads: ContextVar[bool] = ContextVar("paylane_replica_reads", default=False)
 
@@ -36,12 +46,50 @@ def replica_configured() -> bool:
 
 
 def replica_alias() -> str:
-    """The alias read-only work reads: ``replica`` when there is one, else ``default``."""
-    return REPLICA if replica_configured() else DEFAULT_DB_ALIAS
+    """The alias for a read-only queryset read later (a streamed response, after the view has
+    returned): where ``replica_reads()`` would send a read made now (``read_alias``)."""
+    token = _replica_reads.set(True)
+    try:
+        return read_alias()
+    finally:
+        _replica_reads.reset(token)
 
 
 def replica_reads_active() -> bool:
     return _replica_reads.get()
+
+
+def read_alias() -> str:
+    """Where a read made now goes (the router's rule, for raw SQL too): ``replica`` inside
+    ``replica_reads()`` when there is one, ``default`` is not inside a transaction and the replica
+    can be reached; else ``default``."""
+    if (
+        _replica_reads.get()
+        and replica_configured()
+        and not connections[DEFAULT_DB_ALIAS].in_atomic_block
+        and _replica_reachable()
+    ):
+        return REPLICA
+    return DEFAULT_DB_ALIAS
+
+
+def _replica_reachable() -> bool:
+    """False while the replica is known unreachable: its reads go to ``default`` instead of failing.
+
+    A connection that cannot be opened (standby down, pool timeout) marks it so for
+    ``REPLICA_RETRY_SECONDS`` in this process; then the next read tries it again. Connected
+    already: no round trip here.
+    """
+    global _replica_down_until
+    if time.monotonic() < _replica_down_until:
+        return False
+    try:
+        connections[REPLICA].ensure_connection()
+    except DatabaseError as exc:
+        _replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+        logger.warning("replica unreachable, reading from default for %.0f s: %r", REPLICA_RETRY_SECONDS, exc)
+        return False
+    return True
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from datetime import time as clock
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -18,6 +18,7 @@ from django.utils import timezone
 from ledger.history import NO_FILTER, HistoryFilter
 from ledger.models import Seal, Transaction, VerificationRun
 from ledger.money import ZERO, MoneySum
+from ledger.replica import read_alias
 
 # How often the sealer looks again at the transactions it waits for.
 _SETTLE_POLL_SECONDS = 0.02
@@ -119,7 +120,8 @@ def entries_visible_to(
     statement = visible_page_sql(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters)
     if statement is None:
         return []
-    with connection.cursor() as cursor:
+    # Raw SQL goes where the ORM's reads go now (the replica inside replica_reads()).
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(*statement)
         ids = sorted((row[0] for row in cursor.fetchall()), reverse=not oldest_first)
     if not ids:

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from ledger.replica import read_alias
 
 
 @contextmanager
-def ledger_snapshot(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+def ledger_snapshot(*, using: str | None = None) -> Iterator[None]:
     """Run the block's reads in one read-only transaction that sees one committed state.
 
     Transaction: one, opened and committed here, that writes nothing. Locks:
@@ -43,10 +45,15 @@ def ledger_snapshot(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     own: a clock read inside the block is never older than the data, so the
     "today" of the daily-limit check covers every row the block can see.
 
+    ``using``: by default where reads go now (``ledger.replica.read_alias``): the
+    replica inside ``replica_reads()`` (a standby takes ``REPEATABLE READ, READ
+    ONLY`` transactions), else ``default``.
+
     Inside a transaction the caller already opened (the test suite's
     per-test transaction, or an outer ``ledger_snapshot``), the caller's
     transaction is the snapshot: its isolation can no longer be changed.
     """
+    using = using or read_alias()
     connection = connections[using]
     if connection.in_atomic_block:
         yield

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from jobs.services import jobs_prune
 from ledger.reconcile import ledger_reconcile, ledger_unsealed_count
+from ledger.replica import replica_reads
 from ledger.selectors import seal_tip
 from ledger.services import ledger_seal, verification_record
 from ledger.snapshot import ledger_snapshot
@@ -50,7 +51,7 @@ def verify_ledger() -> dict[str, Any]:
     ``paylane_ledger_last_verify_*``, as the command records its own.
     """
     started_at = timezone.now()
-    with ledger_snapshot():
+    with replica_reads(), ledger_snapshot():  # on the replica when there is one (ledger.replica)
         findings = ledger_reconcile()
         unsealed = ledger_unsealed_count()
     verification_record(started_at=started_at, ok=not findings, findings=len(findings), source="job")

@@ -23,6 +23,7 @@ from ledger import selectors as ledger_selectors
 from ledger.admin import ReadOnlyAdminMixin
 from ledger.models import DailyLimitChange, Transaction
 from ledger.money import ZERO
+from ledger.replica import replica_reads
 from ledger.snapshot import ledger_snapshot
 from wallets import (
     request_admin,  # noqa: F401  (registers the money requests, read-only)
@@ -215,7 +216,7 @@ class TransactionAdmin(ledger_admin.TransactionAdmin):
         """
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
-        with ledger_snapshot():
+        with replica_reads(), ledger_snapshot():  # on the replica when there is one (ledger.replica)
             response = TemplateResponse(
                 request, "admin/ledger/user_audit.html", self._user_audit_context(request, user_id)
             )

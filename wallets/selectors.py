@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ledger.history import HistoryFilter
 from ledger.models import Transaction
+from ledger.replica import replica_reads
 from ledger.selectors import entries_visible_to, entry_visible_to, visible_to
 from wallets import limits
 from wallets.errors import WalletError
@@ -49,8 +50,11 @@ def transactions_page_for_user(
     """A keyset page of the user's history, newest first, narrowed by ``query``: the one owner of
     "which entries may this user see" (``ledger.selectors.entries_visible_to``) and of the history filters."""
     filters = history_filter(query=query)
-    entries = entries_visible_to(user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters)
-    entries_requests_attach(entries)  # each entry knows the money request it paid (one more query)
+    with replica_reads():  # read-only: the replica may serve it (ledger.replica)
+        entries = entries_visible_to(
+            user_id=user_id, limit=limit, before_id=before_id, after_id=after_id, filters=filters
+        )
+        entries_requests_attach(entries)  # each entry knows the money request it paid (one more query)
     return entries
 
 
@@ -89,9 +93,10 @@ def history_filter(*, query: HistoryQuery) -> HistoryFilter:
 
 def transaction_for_user(*, user_id: int, transaction_id: int) -> Transaction | None:
     """One entry (knowing the money request it paid), if the user may see it, else None."""
-    entry = entry_visible_to(user_id=user_id, entry_id=transaction_id)
-    if entry is not None:
-        entries_requests_attach([entry])
+    with replica_reads():
+        entry = entry_visible_to(user_id=user_id, entry_id=transaction_id)
+        if entry is not None:
+            entries_requests_attach([entry])
     return entry
 
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 
-from ledger.replica import REPLICA, replica_configured, replica_reads_active
+from ledger.replica import read_alias
 
 
 class ReplicaRouter:
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        if replica_reads_active() and replica_configured() and not connections[DEFAULT_DB_ALIAS].in_atomic_block:
-            return REPLICA
-        return DEFAULT_DB_ALIAS
+        return read_alias()
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return DEFAULT_DB_ALIAS

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from ledger.models import Seal, Transaction
 from ledger.money import ZERO, MoneySum
+from ledger.replica import replica_alias, replica_reads
 from ledger.selectors import seal_covering, visible_to
 from wallets.models import User
 from wallets.statements.period import Period
@@ -89,6 +90,8 @@ class Statement:
             _run(self.user_id, after_id=self.opening_entry_id, through_id=self.closing_entry_id)
             .select_related("sender", "receiver")
             .order_by("id")
+            # Streamed after the view has returned, so named here: the replica when there is one.
+            .using(replica_alias())
         )
         for entry in rows.iterator(chunk_size=self.chunk_size):
             yield _line(entry, user_id=self.user_id)
@@ -167,36 +170,37 @@ def statement_build(*, user: User, period: Period, chunk_size: int = CHUNK_SIZE)
     Transaction: none of its own (reads only, each a single statement; the run's
     bounds make them agree, see the module docstring). Locks: none. Side effects: none.
     """
-    generated_at = timezone.localtime()
-    opening = _last_before(user.pk, period.start)
-    closing = _last_before(user.pk, period.end)
-    opening_id = opening.pk if opening is not None else None
-    closing_id = closing.pk if closing is not None else None
-    total_in = total_out = ZERO
-    count = 0
-    if closing_id is not None and closing_id != opening_id:
-        run = _run(user.pk, after_id=opening_id, through_id=closing_id)
-        # MoneySum is exact on SQLite only without a FILTER clause: one aggregate per side.
-        total_in = run.filter(receiver_id=user.pk).aggregate(total=MoneySum("amount"))["total"] or ZERO
-        total_out = run.filter(sender_id=user.pk).aggregate(total=MoneySum("amount"))["total"] or ZERO
-        count = run.count()
-    profile = getattr(user, "profile", None)
-    name = " ".join(part for part in (user.first_name, user.last_name) if part.strip())
-    return Statement(
-        user_id=user.pk,
-        username=user.username,
-        account_name=name or user.username,
-        masked_mobile=mobile_mask(profile.mobile_number if profile is not None else None),
-        currency=settings.PAYLANE_CURRENCY,
-        period=period,
-        generated_at=generated_at,
-        opening_balance=_balance_after(opening, user_id=user.pk),
-        total_in=total_in,
-        total_out=total_out,
-        closing_balance=_balance_after(closing, user_id=user.pk),
-        entry_count=count,
-        opening_entry_id=opening_id,
-        closing_entry_id=closing_id,
-        seal=seal_covering(entry_id=closing_id) if closing_id is not None else None,
-        chunk_size=chunk_size,
-    )
+    with replica_reads():  # read-only: the replica may serve it (ledger.replica)
+        generated_at = timezone.localtime()
+        opening = _last_before(user.pk, period.start)
+        closing = _last_before(user.pk, period.end)
+        opening_id = opening.pk if opening is not None else None
+        closing_id = closing.pk if closing is not None else None
+        total_in = total_out = ZERO
+        count = 0
+        if closing_id is not None and closing_id != opening_id:
+            run = _run(user.pk, after_id=opening_id, through_id=closing_id)
+            # MoneySum is exact on SQLite only without a FILTER clause: one aggregate per side.
+            total_in = run.filter(receiver_id=user.pk).aggregate(total=MoneySum("amount"))["total"] or ZERO
+            total_out = run.filter(sender_id=user.pk).aggregate(total=MoneySum("amount"))["total"] or ZERO
+            count = run.count()
+        profile = getattr(user, "profile", None)
+        name = " ".join(part for part in (user.first_name, user.last_name) if part.strip())
+        return Statement(
+            user_id=user.pk,
+            username=user.username,
+            account_name=name or user.username,
+            masked_mobile=mobile_mask(profile.mobile_number if profile is not None else None),
+            currency=settings.PAYLANE_CURRENCY,
+            period=period,
+            generated_at=generated_at,
+            opening_balance=_balance_after(opening, user_id=user.pk),
+            total_in=total_in,
+            total_out=total_out,
+            closing_balance=_balance_after(closing, user_id=user.pk),
+            entry_count=count,
+            opening_entry_id=opening_id,
+            closing_entry_id=closing_id,
+            seal=seal_covering(entry_id=closing_id) if closing_id is not None else None,
+            chunk_size=chunk_size,
+        )

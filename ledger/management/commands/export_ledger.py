@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ledger.export import csv_lines, reversal_csv_lines
+from ledger.replica import replica_reads
 from ledger.selectors import ledger_for_export
 
 
@@ -33,12 +34,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["reversals"]:
-            for line in reversal_csv_lines():
-                self.stdout.write(line, ending="")
+            with replica_reads():
+                for line in reversal_csv_lines():
+                    self.stdout.write(line, ending="")
             return
         since = _day(options["since"]) if options["since"] else None
         until = _day(options["until"]) if options["until"] else None
         if since and until and since > until:
             raise CommandError("--since is after --until")
-        for line in csv_lines(ledger_for_export(since=since, until=until)):
-            self.stdout.write(line, ending="")
+        with replica_reads():  # read-only: the replica may serve it
+            for line in csv_lines(ledger_for_export(since=since, until=until)):
+                self.stdout.write(line, ending="")
