@@ -733,8 +733,9 @@ def sync_standby(cluster: Cluster) -> str | None:
     return None
 
 
-def down(cluster: Cluster) -> None:
-    """Every process, in order (app hosts, proxies, databases, etcd), then the folder."""
+def down(cluster: Cluster, keep_logs: Path | None = None) -> None:
+    """Every process, in order (app hosts, proxies, databases, etcd), then the folder (its logs
+    copied to ``keep_logs`` first, when given)."""
     order = [f"app{i}" for i in range(MAX_APP_HOSTS)] + ["haproxy", "pgbouncer"]
     # The standby first, so that stopping the primary is not a failover.
     primary = primary_node(cluster)
@@ -748,6 +749,12 @@ def down(cluster: Cluster) -> None:
     for pid in left:
         kill_tree(pid)
     wait_gone(left, 10)
+    if keep_logs is not None:
+        keep_logs.mkdir(parents=True, exist_ok=True)
+        logs = [*(cluster.dir / "logs").glob("*.log"), *cluster.dir.glob("pg*/log/*.log")]
+        for path in [*logs, *cluster.dir.glob("pgbouncer/*.log")]:
+            prefix = "" if path.parent.name == "logs" else f"{path.relative_to(cluster.dir).parts[0]}-"
+            shutil.copy(path, keep_logs / f"{prefix}{path.name}")
     shutil.rmtree(cluster.dir, ignore_errors=True)
     say(f"down: no process left, {cluster.dir} removed" + (f" ({len(left)} stragglers killed)" if left else ""))
 
@@ -798,6 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-hosts", type=int, default=2, help=f"1 to {MAX_APP_HOSTS}")
     parser.add_argument("--web-processes", type=int, default=1, help="HTTP workers per app host")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a setting for the app hosts")
+    parser.add_argument("--keep-logs", type=Path, help="down: copy the logs here before removing the folder")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         fail("run as root: PostgreSQL and PgBouncer run as the postgres user, which only root can switch to")
@@ -825,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"no cluster in {folder}")
     cluster = Cluster.load(folder)
     if args.command == "down":
-        down(cluster)
+        down(cluster, args.keep_logs)
         return 0
     return status(cluster)
 

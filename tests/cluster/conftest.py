@@ -47,7 +47,7 @@ def _bindable(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Running]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     if os.geteuid() != 0:
         pytest.skip("the cluster runs PostgreSQL as the postgres user: run make cluster-test as root")
     folder = Path(tempfile.mkdtemp(prefix="paylane-cluster-test-"))
@@ -58,4 +58,9 @@ def cluster() -> Iterator[Running]:
         assert up.returncode == 0, "deploy/cluster/up failed (above)"
         yield Running(cluster_module(), folder)
     finally:
-        subprocess.run([sys.executable, str(CLUSTER_PY), "down", "--dir", str(folder)], timeout=180)
+        # The logs outlive the cluster, in pytest's temporary folder (printed below).
+        logs = tmp_path_factory.mktemp("cluster-logs")
+        subprocess.run(
+            [sys.executable, str(CLUSTER_PY), "down", "--dir", str(folder), "--keep-logs", str(logs)], timeout=180
+        )
+        print(f"cluster logs: {logs}")
