@@ -15,6 +15,7 @@ import pytest
 
 from tests.cluster.support import CLUSTER_PY, Running, cluster_module
 
+APP_HOSTS = 2
 # The app hosts' settings for the tests: many payments a second from a few payers.
 APP_ENV = {
     "PAYLANE_TRANSFER_RATE": "100000/s",
@@ -31,6 +32,9 @@ def _free_base() -> int:
         base = random.randrange(10000, 16000, 100)
         ports = [base + offset for offset in module.PORTS.values()]
         ports += [base + module.APP_PORT_OFFSET + i for i in range(module.MAX_APP_HOSTS)]
+        # Each app host's daphnes (web, ws): serve.py refuses to start when one is taken.
+        upstreams = [base + module.APP_UPSTREAM_OFFSET + module.APP_UPSTREAM_STRIDE * i for i in range(APP_HOSTS)]
+        ports += [port + offset for port in upstreams for offset in (0, 100)]
         if all(_bindable(p) for p in ports):
             return base
     raise RuntimeError("no free block of ports for the cluster")
@@ -52,7 +56,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         pytest.skip("the cluster runs PostgreSQL as the postgres user: run make cluster-test as root")
     folder = Path(tempfile.mkdtemp(prefix="paylane-cluster-test-"))
     settings = [arg for name, value in APP_ENV.items() for arg in ("--env", f"{name}={value}")]
-    where = ["--dir", str(folder), "--base-port", str(_free_base()), "--app-hosts", "2"]
+    where = ["--dir", str(folder), "--base-port", str(_free_base()), "--app-hosts", str(APP_HOSTS)]
     up = subprocess.run([sys.executable, str(CLUSTER_PY), "up", *where, *settings])
     try:
         assert up.returncode == 0, "deploy/cluster/up failed (above)"
