@@ -9,7 +9,7 @@ PORT ?= 8000
 LOCAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/paylane
 LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run serve test test-sqlite test-postgres setup migrate lint bench clean
+.PHONY: run serve test test-sqlite test-postgres setup migrate lint bench clean cluster-up cluster-down cluster-status cluster-test
 
 $(VENV)/.installed: requirements.txt
 	@python=$$(scripts/find-python) || exit 1; \
@@ -72,13 +72,32 @@ bench: setup $(VENV)/.bench-installed
 	@set -e; for name in $(BENCH); do echo "== bench $$name"; $(PY) -m bench $$name $(BENCH_ARGS); done
 	$(PY) -m bench plot
 
+# The cluster on this machine (docs/scaling.md, "The cluster"): etcd, PostgreSQL under Patroni,
+# HAProxy, PgBouncer, Redis with Sentinel and CLUSTER_APP_HOSTS app hosts, in CLUSTER_DIR; as root.
+CLUSTER_DIR ?= /tmp/paylane-cluster
+CLUSTER_APP_HOSTS ?= 2
+cluster-up: setup
+	deploy/cluster/up --dir "$(CLUSTER_DIR)" --app-hosts $(CLUSTER_APP_HOSTS) $(CLUSTER_ARGS)
+
+cluster-down:
+	deploy/cluster/down --dir "$(CLUSTER_DIR)"
+
+cluster-status:
+	deploy/cluster/status --dir "$(CLUSTER_DIR)"
+
+# The failover tests (tests/cluster/): each part of the cluster killed under load. Not part of
+# `make test` (tests/conftest.py leaves tests/cluster/ out unless PAYLANE_CLUSTER_TEST=1). The tests
+# need no database of the suite's (hence no DATABASE_URL/REDIS_URL): they use the cluster's.
+cluster-test: setup
+	env -u DATABASE_URL -u REDIS_URL PAYLANE_CLUSTER_TEST=1 $(PY) -m pytest -p no:randomly tests/cluster $(PYTEST_ARGS)
+
 $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-lint.txt && touch $@
 
 lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy project wallets ledger realtime jobs telemetry bench deploy/serve.py
+	$(VENV)/bin/mypy project wallets ledger realtime jobs telemetry bench deploy/serve.py deploy/cluster/cluster.py
 	$(VENV)/bin/lint-imports --no-cache
 	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["transfers", "transfers_rtt", "http", "latency", "sockets", "handshake", "history_plans", "plot"]
+BENCHMARKS = [
+    "transfers",
+    "transfers_rtt",
+    "http",
+    "latency",
+    "sockets",
+    "handshake",
+    "history_plans",
+    "cluster",
+    "plot",
+]
 
 
 def main() -> None:

@@ -80,6 +80,7 @@ class Settings:
     tls_cert: Path | None
     tls_key: Path | None
     migrate: bool
+    jobs: bool
 
     @property
     def web_ports(self) -> list[int]:
@@ -147,6 +148,9 @@ def settings_from(env: dict[str, str]) -> Settings:
         tls_cert=Path(cert).resolve() if cert else None,
         tls_key=Path(key).resolve() if key else None,
         migrate=env.get("PAYLANE_SERVE_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
+        # PAYLANE_SERVE_JOBS=0: no task worker and no scheduler on this host (a cluster runs them on
+        # one host of several: deploy/cluster/).
+        jobs=env.get("PAYLANE_SERVE_JOBS", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 
@@ -416,6 +420,21 @@ def main() -> int:
             shutil.rmtree(settings.run_dir, ignore_errors=True)
 
 
+def honcho_command(settings: Settings) -> list[str]:
+    """honcho with deploy/Procfile: ``PAYLANE_WEB_PROCESSES`` HTTP workers, and no task worker or
+    scheduler when ``PAYLANE_SERVE_JOBS=0``."""
+    concurrency = f"web={settings.web_processes}" + ("" if settings.jobs else ",worker=0,scheduler=0")
+    return [
+        sys.executable, "-m", "honcho", "start",
+        "--procfile", str(DEPLOY / "Procfile"),
+        "--app-root", str(BASE_DIR),
+        # No env file: honcho would read the development .env (DEBUG=1) and let it win.
+        "--env", os.devnull,
+        "--port", str(settings.upstream_port),
+        "--concurrency", concurrency,
+    ]  # fmt: skip
+
+
 def serve(settings: Settings, run_env: dict[str, str]) -> int:
     taken = [cannot_listen("127.0.0.1", p) for p in [*settings.web_ports, settings.ws_port]]
     taken += [cannot_listen(settings.host, p) for p in (settings.port, settings.http_port) if p]
@@ -424,15 +443,7 @@ def serve(settings: Settings, run_env: dict[str, str]) -> int:
     install_packages()
     render(settings, run_env)
     prepare(settings, run_env)
-    command = [
-        sys.executable, "-m", "honcho", "start",
-        "--procfile", str(DEPLOY / "Procfile"),
-        "--app-root", str(BASE_DIR),
-        # No env file: honcho would read the development .env (DEBUG=1) and let it win.
-        "--env", os.devnull,
-        "--port", str(settings.upstream_port),
-        "--concurrency", f"web={settings.web_processes}",
-    ]  # fmt: skip
+    command = honcho_command(settings)
     say(f"starting {settings.web_processes} HTTP worker(s), the websocket server and nginx in {settings.run_dir}")
     honcho = subprocess.Popen(command, cwd=BASE_DIR, env=run_env)
 

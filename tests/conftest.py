@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -17,6 +18,10 @@ from tests.support.sms import last_code
 from wallets import ratelimit, services
 from wallets.accounts import pins, registration, signins, sms, verification
 from wallets.models import User
+
+# tests/cluster/ starts a whole cluster (deploy/cluster/) and kills its parts: only
+# `make cluster-test` (PAYLANE_CLUSTER_TEST=1) collects it, never `make test`.
+collect_ignore = [] if os.environ.get("PAYLANE_CLUSTER_TEST") else ["cluster"]
 
 # --- Test set-up only: let Django's flush get past the append-only triggers --------------
 # TransactionTestCase (transaction=True tests) empties every table with TRUNCATE

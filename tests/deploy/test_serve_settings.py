@@ -94,3 +94,16 @@ def test_serve_takes_redis_sentinels_instead_of_redis_url() -> None:
     result = serve_with(REDIS_URL=None, REDIS_SENTINELS="127.0.0.1:26379,127.0.0.1:26380", PORT="http")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "REDIS_URL must name" not in result.stderr and "PORT must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize(("jobs", "concurrency"), [(None, "web=3"), ("0", "web=3,worker=0,scheduler=0")])
+def test_serve_jobs_0_starts_no_task_worker_and_no_scheduler(jobs: str | None, concurrency: str) -> None:
+    # A cluster runs one worker and one scheduler on one of its hosts (deploy/cluster/).
+    serve = serve_module()
+    env = {
+        "PAYLANE_RUN_DIR": "/run/paylane",
+        "PAYLANE_WEB_PROCESSES": "3",
+        **({"PAYLANE_SERVE_JOBS": jobs} if jobs else {}),
+    }
+    command = serve.honcho_command(serve.settings_from(env))
+    assert command[command.index("--concurrency") + 1] == concurrency
