@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["transfers", "http", "latency", "sockets", "handshake", "history_plans", "plot"]
+BENCHMARKS = ["transfers", "http", "http_profile", "latency", "sockets", "handshake", "history_plans", "plot"]
 
 
 def main() -> None:

@@ -80,6 +80,7 @@ class Settings:
     tls_cert: Path | None
     tls_key: Path | None
     migrate: bool
+    procfile: Path
 
     @property
     def web_ports(self) -> list[int]:
@@ -130,6 +131,11 @@ def settings_from(env: dict[str, str]) -> Settings:
     for path in (cert, key):
         if path and not Path(path).is_file():
             fail(f"no such file: {path}")
+    # Another Procfile with the same first lines (web, ws, proxy): `bench http --servers` runs the
+    # stack with each HTTP server it compares. Production runs deploy/Procfile.
+    procfile = Path(env.get("PAYLANE_PROCFILE", "").strip() or DEPLOY / "Procfile").resolve()
+    if not procfile.is_file():
+        fail(f"PAYLANE_PROCFILE: no such file: {procfile}")
     run_dir_text = env.get("PAYLANE_RUN_DIR", "").strip()
     if run_dir_text:
         run_dir, own = Path(run_dir_text).resolve(), False
@@ -147,6 +153,7 @@ def settings_from(env: dict[str, str]) -> Settings:
         tls_cert=Path(cert).resolve() if cert else None,
         tls_key=Path(key).resolve() if key else None,
         migrate=env.get("PAYLANE_SERVE_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
+        procfile=procfile,
     )
 
 
@@ -300,6 +307,7 @@ def render(settings: Settings, env: dict[str, str]) -> None:
     else:
         cert, key = self_signed_certificate(settings)
     user = nginx_worker_user()
+    STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it later (prepare); a fresh clone has none yet
     if user and not readable_by_others(STATIC_ROOT):
         say(f"warning: nginx's workers run as {user} and cannot read {STATIC_ROOT}: static files will fail")
     if not MIME_TYPES.is_file():
@@ -425,7 +433,7 @@ def serve(settings: Settings, run_env: dict[str, str]) -> int:
     prepare(settings, run_env)
     command = [
         sys.executable, "-m", "honcho", "start",
-        "--procfile", str(DEPLOY / "Procfile"),
+        "--procfile", str(settings.procfile),
         "--app-root", str(BASE_DIR),
         # No env file: honcho would read the development .env (DEBUG=1) and let it win.
         "--env", os.devnull,
