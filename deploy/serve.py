@@ -120,7 +120,7 @@ def settings_from(env: dict[str, str]) -> Settings:
     # The HTTPS port clients use, where the plain-HTTP redirect sends them: PORT, unless a port
     # mapping in front (a container's) publishes it as another.
     public_port = _int(env, "PAYLANE_PUBLIC_PORT", port, 1, 65535)
-    web_processes = _int(env, "PAYLANE_WEB_PROCESSES", 2, 1, 64)
+    web_processes = _int(env, "PAYLANE_WEB_PROCESSES", 4, 1, 64)
     upstream_port = _int(env, "PAYLANE_UPSTREAM_PORT", 8100, 1024, 65535 - 3 * PORTS_PER_LINE)
     upstream = set(range(upstream_port, upstream_port + 3 * PORTS_PER_LINE))
     if port in upstream or http_port in upstream:
