@@ -61,9 +61,9 @@ test-postgres: setup
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks against the local PostgreSQL and Redis (databases of their own); figures in
-# docs/performance.md. All five at full size take about 6 minutes; one of them:
+# docs/performance.md. All of them at full size take about 8 minutes; one of them:
 # `make bench BENCH=latency BENCH_ARGS="--sockets 2000"`. Then the plots (matplotlib).
-BENCH ?= transfers http latency sockets handshake
+BENCH ?= transfers http http_profile latency sockets handshake
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt && touch $@
 

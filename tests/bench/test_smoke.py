@@ -89,6 +89,7 @@ def test_http_benchmark_runs_transfers_through_make_serves_proxy_and_the_service
     assert ratio["proxied_requests"] >= api["ops"]
     assert ratio["ratio"] > 0
 
+
 def test_latency_benchmark_delivers_every_event_to_both_parties(tmp_path: Path, database_url: str) -> None:
     report = bench(
         "latency",
