@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
@@ -106,7 +106,8 @@ class _Counters:
         self._lock = threading.Lock()
 
     def _store(self) -> BaseCache:
-        return cache if time.monotonic() >= self._retry_shared_at else self.local
+        # The backend itself (this thread's), not the ``cache`` proxy: ``_incr`` looks at its class.
+        return caches[DEFAULT_CACHE_ALIAS] if time.monotonic() >= self._retry_shared_at else self.local
 
     def incr(self, key: str, *, timeout: int, delta: int = 1) -> int:
         store = self._store()

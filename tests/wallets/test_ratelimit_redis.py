@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from django_redis.cache import RedisCache
 
 from tests.support.live import RedisServer
@@ -14,13 +15,18 @@ from wallets import ratelimit
 
 
 @pytest.fixture
-def redis_cache(tmp_path: Path) -> Iterator[RedisCache]:
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
     server.start()
     try:
-        yield RedisCache(server.url, {"KEY_PREFIX": "paylane"})
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_cache(redis_server: RedisServer) -> RedisCache:
+    return RedisCache(redis_server.url, {"KEY_PREFIX": "paylane"})
 
 
 def commands(cache: RedisCache) -> dict[str, int]:
@@ -48,4 +54,21 @@ def test_a_hit_is_one_round_trip_to_redis(redis_cache: RedisCache) -> None:
     ran = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
     ran.pop("info", None)  # the previous look at the stats
     # SET NX and INCRBY inside one MULTI/EXEC; no EVAL (django-redis's incr) and no second exchange.
+    assert ran == {"multi": 1, "set": 1, "incrby": 1, "exec": 1}
+
+
+def test_a_hit_through_the_configured_cache_takes_the_one_round_trip(
+    redis_server: RedisServer, redis_cache: RedisCache, db: None
+) -> None:
+    """``hit`` as the API and the pages call it, with CACHES naming the Redis server (production's)."""
+    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_server.url}}
+    # Restored inside the test, while the server still answers (the suite clears the cache after each test).
+    with override_settings(CACHES=caches, PAYLANE_TRANSFER_RATE="2/m"):
+        assert ratelimit.hit(ratelimit.MONEY_MOVEMENTS, 42).allowed
+        before = commands(redis_cache)
+        assert ratelimit.hit(ratelimit.MONEY_MOVEMENTS, 42).allowed
+        after = commands(redis_cache)
+        assert not ratelimit.hit(ratelimit.MONEY_MOVEMENTS, 42).allowed  # the third of 2/m
+    ran = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    ran.pop("info", None)
     assert ran == {"multi": 1, "set": 1, "incrby": 1, "exec": 1}
