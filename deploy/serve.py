@@ -12,7 +12,8 @@ What it does, in order (docs/operations.md, "Processes"):
    start's ports and paths, and a self-signed certificate there when ``PAYLANE_TLS_CERT`` is unset.
 4. ``manage.py check --deploy`` (warnings fail), ``migrate`` (unless ``PAYLANE_SERVE_MIGRATE=0``),
    ``collectstatic``.
-5. Starts ``deploy/Procfile`` with honcho: the HTTP workers, the websocket server, nginx.
+5. Starts ``deploy/Procfile`` (or ``PAYLANE_PROCFILE``) with honcho: the HTTP workers (gunicorn on
+   ``project/wsgi.py``), the websocket server (daphne on ``project/asgi.py``), nginx.
 6. Waits until every worker answers ``/readyz`` and nginx does too, then prints
    ``paylane serve: ready on https://HOST:PORT/``.
 
