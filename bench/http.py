@@ -26,8 +26,11 @@ import os
 import random
 import re
 import shutil
+import socket
 import ssl
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +50,55 @@ STACK_ENV = {
     "PAYLANE_SMS_BACKEND": harness.SMS_BACKEND,
     "PAYLANE_SMS_FILE_PATH": str(harness.SMS_FOLDER),
 }
+
+
+# Bare daphnes on loopback ports, no proxy: the websocket benchmarks' servers (bench/ws.py).
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def daphnes_start(
+    count: int, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-secret-key-" + "x" * 40),
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PAYLANE_TRANSFER_RATE": "1000000/s",  # measure the stack, not the rate limiter's refusals
+        "PAYLANE_REGISTER_RATE": "1000/m",  # the person of person_join, at every run
+        "PAYLANE_SMS_BACKEND": harness.SMS_BACKEND,
+        "PAYLANE_SMS_FILE_PATH": str(harness.SMS_FOLDER),
+        **(extra_env or {}),
+    }
+    ports = [free_port() for _ in range(count)]
+    prefix = os.environ.get("PAYLANE_BENCH_DAPHNE_PREFIX", "").split()  # e.g. "-m cProfile -o /tmp/d.prof"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *prefix, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    deadline = time.monotonic() + 30
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne on port {port} did not start") from None
+                time.sleep(0.1)
+    return procs, ports
 
 
 def connection(stack: Stack) -> http.client.HTTPSConnection:

@@ -33,8 +33,9 @@ def api_caller(tokens: dict[int, str], user_ids: list[int]) -> Callable[[], None
     rng = random.Random(1)
     statuses: list[str] = []
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
         statuses.append(status)
+        return lambda data: None
 
     def call() -> None:
         sender, receiver = rng.sample(user_ids, 2)

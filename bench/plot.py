@@ -57,14 +57,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if http and "ratios" in http:
         fig, ax = plt.subplots(figsize=(6, 4))
         servers = [r["server"] for r in http["ratios"]]
-        xs = range(len(servers))
+        places = list(range(len(servers)))
         api = [r["api_per_second"] for r in http["ratios"]]
         service = [r["service_per_second"] for r in http["ratios"]]
-        ax.bar([x - 0.2 for x in xs], service, width=0.4, label="service (payment_send)")
-        ax.bar([x + 0.2 for x in xs], api, width=0.4, label="API through nginx")
-        for x, r in zip(xs, http["ratios"], strict=True):
+        ax.bar([x - 0.2 for x in places], service, width=0.4, label="service (payment_send)")
+        ax.bar([x + 0.2 for x in places], api, width=0.4, label="API through nginx")
+        for x, r in zip(places, http["ratios"], strict=True):
             ax.annotate(f"{r['ratio']}", (x + 0.2, r["api_per_second"]), ha="center", va="bottom")
-        ax.set_xticks(list(xs), servers)
+        ax.set_xticks(places, servers)
         ax.set(title=f"transfers/s, {http['ratios'][0]['processes']} DB connections", ylabel="transfers/s")
         ax.legend()
         fig.tight_layout()
