@@ -40,6 +40,12 @@ SERVERS = {
         "--http httptools project.asgi:application"
     ),
     "gunicorn": 'exec gunicorn --bind "127.0.0.1:$PORT" --workers 1 --timeout 60 project.wsgi:application',
+    # One thread: one request and one database connection at a time, as the sync worker, but nginx's
+    # upstream connections are kept alive (the sync worker closes each after its response).
+    "gunicorn-gthread": (
+        'exec gunicorn --bind "127.0.0.1:$PORT" --workers 1 --worker-class gthread --threads 1 --timeout 60 '
+        "project.wsgi:application"
+    ),
     "gunicorn-uvicorn": (
         'exec gunicorn --bind "127.0.0.1:$PORT" --workers 1 --timeout 60 '
         "--worker-class uvicorn_worker.UvicornWorker project.asgi:application"
@@ -54,9 +60,9 @@ SERVERS = {
 def production_server() -> str:
     """Which of ``SERVERS`` deploy/Procfile's ``web`` line runs."""
     line = _procfile_line("web")
-    for name in ("gunicorn-uvicorn", "granian", "gunicorn", "uvicorn", "daphne"):
-        command = SERVERS[name].split()[1] if name != "gunicorn-uvicorn" else "uvicorn_worker"
-        if command in line:
+    markers = {"gunicorn-uvicorn": "uvicorn_worker", "gunicorn-gthread": "gthread"}
+    for name in ("gunicorn-uvicorn", "gunicorn-gthread", "granian", "gunicorn", "uvicorn", "daphne"):
+        if markers.get(name, SERVERS[name].split()[1]) in line:
             return name
     raise RuntimeError(f"deploy/Procfile's web line runs no server the benchmark knows: {line}")
 
