@@ -61,10 +61,10 @@ test-postgres: setup
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks against the local PostgreSQL and Redis (databases of their own); figures in
-# docs/performance.md. All six at full size take about 8 minutes; one of them:
+# docs/performance.md. All of them at full size take about 10 minutes; one of them:
 # `make bench BENCH=latency BENCH_ARGS="--sockets 2000"`. Then the plots (matplotlib).
 # transfers_rtt puts a PostgreSQL of its own 0.5 ms away (bench/netem.py: a network namespace; root).
-BENCH ?= transfers transfers_rtt http latency sockets handshake
+BENCH ?= transfers transfers_rtt http http_profile latency sockets handshake
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-bench.txt && touch $@
 

@@ -9,6 +9,7 @@ BENCHMARKS = [
     "transfers",
     "transfers_rtt",
     "http",
+    "http_profile",
     "latency",
     "sockets",
     "handshake",

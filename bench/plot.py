@@ -2,7 +2,7 @@
 
 ``docs/bench-transfers.png``: transfers/s against workers, Django (with and
 without the push) against the raw-SQL ceiling, per scenario.
-``docs/bench-http.png``: transfers/s through daphne against clients, per daphne count.
+``docs/bench-http.png``: transfers/s through `make serve`'s stack beside the service's, per HTTP server.
 ``docs/bench-latency.png``: commit -> both parties' events, p50/p99/max per phase.
 ``docs/bench-storm.png``: connect-storm handshake latency (p50/p99) against the offered rate.
 """
@@ -54,15 +54,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         fig.savefig(args.out / "bench-transfers.png", dpi=90)
         written.append("bench-transfers.png")
     http = _load("http")
-    if http:
-        fig, ax = plt.subplots(figsize=(5, 4))
-        by_daphnes: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        for r in http["runs"]:
-            by_daphnes[r["daphnes"]].append((r["clients"], r["per_second"]))
-        for daphnes, points in sorted(by_daphnes.items()):
-            xs, ys = zip(*sorted(points), strict=True)
-            ax.plot(xs, ys, marker="o", label=f"{daphnes} daphne")
-        ax.set(title="HTTP transfers", xlabel="clients", ylabel="transfers/s", ylim=(0, None))
+    if http and "ratios" in http:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        servers = [r["server"] for r in http["ratios"]]
+        places = list(range(len(servers)))
+        api = [r["api_per_second"] for r in http["ratios"]]
+        service = [r["service_per_second"] for r in http["ratios"]]
+        ax.bar([x - 0.2 for x in places], service, width=0.4, label="service (payment_send)")
+        ax.bar([x + 0.2 for x in places], api, width=0.4, label="API through nginx")
+        for x, r in zip(places, http["ratios"], strict=True):
+            ax.annotate(f"{r['ratio']}", (x + 0.2, r["api_per_second"]), ha="center", va="bottom")
+        ax.set_xticks(places, servers)
+        ax.set(title=f"transfers/s, {http['ratios'][0]['processes']} DB connections", ylabel="transfers/s")
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.out / "bench-http.png", dpi=90)

@@ -12,7 +12,8 @@ What it does, in order (docs/operations.md, "Processes"):
    start's ports and paths, and a self-signed certificate there when ``PAYLANE_TLS_CERT`` is unset.
 4. ``manage.py check --deploy`` (warnings fail), ``migrate`` (unless ``PAYLANE_SERVE_MIGRATE=0``),
    ``collectstatic``.
-5. Starts ``deploy/Procfile`` with honcho: the HTTP workers, the websocket server, nginx.
+5. Starts ``deploy/Procfile`` (or ``PAYLANE_PROCFILE``) with honcho: the HTTP workers (gunicorn on
+   ``project/wsgi.py``), the websocket server (daphne on ``project/asgi.py``), nginx.
 6. Waits until every worker answers ``/readyz`` and nginx does too, then prints
    ``paylane serve: ready on https://HOST:PORT/``.
 
@@ -81,6 +82,7 @@ class Settings:
     tls_key: Path | None
     migrate: bool
     jobs: bool
+    procfile: Path
 
     @property
     def web_ports(self) -> list[int]:
@@ -120,7 +122,7 @@ def settings_from(env: dict[str, str]) -> Settings:
     # The HTTPS port clients use, where the plain-HTTP redirect sends them: PORT, unless a port
     # mapping in front (a container's) publishes it as another.
     public_port = _int(env, "PAYLANE_PUBLIC_PORT", port, 1, 65535)
-    web_processes = _int(env, "PAYLANE_WEB_PROCESSES", 2, 1, 64)
+    web_processes = _int(env, "PAYLANE_WEB_PROCESSES", 4, 1, 64)
     upstream_port = _int(env, "PAYLANE_UPSTREAM_PORT", 8100, 1024, 65535 - 3 * PORTS_PER_LINE)
     upstream = set(range(upstream_port, upstream_port + 3 * PORTS_PER_LINE))
     if port in upstream or http_port in upstream:
@@ -131,6 +133,11 @@ def settings_from(env: dict[str, str]) -> Settings:
     for path in (cert, key):
         if path and not Path(path).is_file():
             fail(f"no such file: {path}")
+    # Another Procfile with the same first lines (web, ws, proxy): `bench http --servers` runs the
+    # stack with each HTTP server it compares. Production runs deploy/Procfile.
+    procfile = Path(env.get("PAYLANE_PROCFILE", "").strip() or DEPLOY / "Procfile").resolve()
+    if not procfile.is_file():
+        fail(f"PAYLANE_PROCFILE: no such file: {procfile}")
     run_dir_text = env.get("PAYLANE_RUN_DIR", "").strip()
     if run_dir_text:
         run_dir, own = Path(run_dir_text).resolve(), False
@@ -151,6 +158,7 @@ def settings_from(env: dict[str, str]) -> Settings:
         # PAYLANE_SERVE_JOBS=0: no task worker and no scheduler on this host (a cluster runs them on
         # one host of several: deploy/cluster/).
         jobs=env.get("PAYLANE_SERVE_JOBS", "1").strip().lower() not in ("0", "false", "no", "off"),
+        procfile=procfile,
     )
 
 
@@ -305,6 +313,7 @@ def render(settings: Settings, env: dict[str, str]) -> None:
     else:
         cert, key = self_signed_certificate(settings)
     user = nginx_worker_user()
+    STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it later (prepare); a fresh clone has none yet
     if user and not readable_by_others(STATIC_ROOT):
         say(f"warning: nginx's workers run as {user} and cannot read {STATIC_ROOT}: static files will fail")
     if not MIME_TYPES.is_file():
@@ -426,7 +435,7 @@ def honcho_command(settings: Settings) -> list[str]:
     concurrency = f"web={settings.web_processes}" + ("" if settings.jobs else ",worker=0,scheduler=0")
     return [
         sys.executable, "-m", "honcho", "start",
-        "--procfile", str(DEPLOY / "Procfile"),
+        "--procfile", str(settings.procfile),
         "--app-root", str(BASE_DIR),
         # No env file: honcho would read the development .env (DEBUG=1) and let it win.
         "--env", os.devnull,

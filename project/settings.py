@@ -92,7 +92,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "project.wsgi.application"
 
 TEMPLATES = [
     {

@@ -31,6 +31,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from ledger.models import Transaction
+from ledger.statements import Insert, Statement
 from wallets.errors import IdempotencyInProgress, IdempotencyKeyReused, ValidationFailed, WalletError
 from wallets.models import IdempotencyKey, User
 from wallets.services import OnRecorded
@@ -100,6 +101,18 @@ def _canonical(value: object) -> Any:
     return ["o", repr(value)]
 
 
+# Both run on every money request with a key: compiled once per database alias (ledger/statements.py),
+# as the transfer's own statements are, instead of by the ORM on every call.
+_LOOKUP = Statement(
+    lambda user_id, key: IdempotencyKey.objects.filter(user_id=user_id, key=key).values_list(
+        "fingerprint", "status_code", "response_body"
+    ),
+    user_id=-1,
+    key="\x00stand-in idempotency key",
+)
+_INSERT = Insert(IdempotencyKey)
+
+
 @dataclass
 class _Recorder:
     """The ``on_recorded`` hook: stores the key with the outcome, inside the service's transaction."""
@@ -114,7 +127,7 @@ class _Recorder:
     def __call__(self, entry: Transaction, refusal: WalletError | None) -> None:
         status, body = self.render(entry, refusal)
         # No savepoint: a duplicate key must abort the caller's whole transaction.
-        IdempotencyKey.objects.create(
+        record = IdempotencyKey(
             user_id=self.user_id,
             key=self.key,
             endpoint=self.endpoint,
@@ -123,16 +136,16 @@ class _Recorder:
             response_body=body,
             transaction=entry,
         )
+        _INSERT.save(record)
         self.outcome = Outcome(status, body)
 
 
 def _stored(*, user_id: int, key: str, fingerprint: str) -> Outcome | None:
-    record = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
-    if record is None:
-        return None
-    if record.fingerprint != fingerprint:
-        raise IdempotencyKeyReused()
-    return Outcome(record.status_code, record.response_body, replayed=True)
+    for stored_fingerprint, status_code, body in _LOOKUP.rows(user_id=user_id, key=key):  # one at most: unique
+        if stored_fingerprint != fingerprint:
+            raise IdempotencyKeyReused()
+        return Outcome(status_code, body, replayed=True)
+    return None
 
 
 def idempotent_call(

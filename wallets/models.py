@@ -33,6 +33,9 @@ class PaylaneUserManager(UserManager["User"]):
 
 class User(AbstractUser):
     objects: PaylaneUserManager = PaylaneUserManager()  # type: ignore[misc]
+    # Not a column: whether the user has a wallet, when the statement that loaded this user read that
+    # too (an API token's lookup, wallets.accounts.tokens); None when it did not.
+    has_wallet: bool | None = None
 
     class Meta:
         constraints = [

@@ -3,7 +3,8 @@
 Each limit is a fixed window per identity (a user id or a client address):
 at most ``calls`` hits per ``seconds``, counted in the shared cache (Redis when
 ``REDIS_URL`` is set), so every process counts against the same number;
-``cache.add`` then ``cache.incr`` is atomic on Redis and under a lock in LocMem.
+``cache.add`` then ``cache.incr`` is atomic on Redis (one MULTI/EXEC, ``_incr_redis``) and
+under a lock in LocMem.
 
 Redis down. A limit never becomes "unlimited" and never a 500: when the shared
 cache raises, this process counts in a cache of its own (``LocMemCache``) and
@@ -27,10 +28,11 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
+from django_redis.cache import RedisCache
 from redis.exceptions import RedisError
 
 from telemetry.metrics import RATE_LIMITED
@@ -104,7 +106,8 @@ class _Counters:
         self._lock = threading.Lock()
 
     def _store(self) -> BaseCache:
-        return cache if time.monotonic() >= self._retry_shared_at else self.local
+        # The backend itself (this thread's), not the ``cache`` proxy: ``_incr`` looks at its class.
+        return caches[DEFAULT_CACHE_ALIAS] if time.monotonic() >= self._retry_shared_at else self.local
 
     def incr(self, key: str, *, timeout: int, delta: int = 1) -> int:
         store = self._store()
@@ -124,6 +127,8 @@ class _Counters:
 
 
 def _incr(store: BaseCache, key: str, *, timeout: int, delta: int) -> int:
+    if delta > 0 and isinstance(store, RedisCache):
+        return _incr_redis(store, key, timeout=timeout, delta=delta)
     if delta > 0:
         store.add(key, 0, timeout=timeout)
     try:
@@ -133,6 +138,18 @@ def _incr(store: BaseCache, key: str, *, timeout: int, delta: int) -> int:
             return 0
         store.add(key, delta, timeout=timeout)
         return delta
+
+
+def _incr_redis(store: RedisCache, key: str, *, timeout: int, delta: int) -> int:
+    """``add`` then ``incr`` as one MULTI/EXEC on Redis: one round trip where django-redis takes two
+    (a SET NX, then its ``incr``, a Lua script), the same key and value encoding as its own, and as
+    atomic (the window's expiry is set by the SET that creates the key, never by a later one)."""
+    name = store.client.make_key(key)
+    with store.client.get_client(write=True).pipeline(transaction=True) as pipe:
+        pipe.set(name, 0, ex=timeout, nx=True)
+        pipe.incrby(name, delta)
+        _created, count = pipe.execute()
+    return int(count)
 
 
 _counters = _Counters()

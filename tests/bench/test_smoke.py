@@ -69,16 +69,30 @@ def test_transfers_benchmark_runs_end_to_end_and_leaves_a_consistent_ledger(tmp_
     assert report["push_round_trips"] == 0  # the push reuses the parties the transfer loaded
 
 
-def test_http_benchmark_runs_transfers_through_daphne(tmp_path: Path, database_url: str) -> None:
+def test_http_benchmark_runs_transfers_through_make_serves_proxy_and_the_service_beside_it(
+    tmp_path: Path, database_url: str
+) -> None:
     report = bench(
         "http",
         database_url,
         tmp_path,
-        *("--wallets", "20", "--clients", "2", "--daphnes", "1", "--seconds", "0.3"),
+        *("--wallets", "20", "--clients", "2", "--processes", "1", "--seconds", "0.3"),
+        *("--servers", "production,daphne"),  # deploy/Procfile's, then one other in the web line
         *redis_options(),
     )
-    assert [(run["daphnes"], run["clients"]) for run in report["runs"]] == [(1, 2)]
+    assert report["production_server"] == "gunicorn"  # deploy/Procfile's web line
+    kinds = [(run["server"], run["kind"]) for run in report["runs"]]
+    assert kinds == [
+        *(("gunicorn", kind) for kind in ("service", "api", "service", "dashboard GET", "page transfer GET+POST")),
+        *(("daphne", kind) for kind in ("service", "api", "service")),
+    ]
     assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
+    assert [ratio["server"] for ratio in report["ratios"]] == ["gunicorn", "daphne"]
+    for ratio in report["ratios"]:
+        api = next(run for run in report["runs"] if run["kind"] == "api" and run["server"] == ratio["server"])
+        # Every API transfer went through nginx (its access log names the worker that answered).
+        assert ratio["proxied_requests"] >= api["ops"]
+        assert ratio["ratio"] > 0
 
 
 def test_latency_benchmark_delivers_every_event_to_both_parties(tmp_path: Path, database_url: str) -> None:

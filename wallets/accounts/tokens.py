@@ -37,8 +37,10 @@ MAX_TOKEN_LENGTH = 64 + CONSTANTS.MAXIMUM_TOKEN_PREFIX_LENGTH
 
 _USER_FIELDS = [f.attname for f in User._meta.concrete_fields]
 _TOKEN_LOOKUP = Statement(
+    # The user's wallet id too (a LEFT JOIN on its unique index): the API's permission (IsWalletHolder)
+    # then needs no query of its own.
     lambda token_key: AuthToken.objects.filter(token_key=token_key, user__is_active=True).values_list(
-        "digest", "expiry", *(f"user__{name}" for name in _USER_FIELDS)
+        "digest", "expiry", "user__wallet__id", *(f"user__{name}" for name in _USER_FIELDS)
     ),
     token_key="\x00stand-in token key",
 )
@@ -55,9 +57,11 @@ def token_authenticate(*, key: str) -> tuple[User, Credential] | None:
     digest = hash_token(key)
     now = timezone.now()
     for row in _TOKEN_LOOKUP.rows(token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH]):
-        stored, expiry, *user_values = row
+        stored, expiry, wallet_id, *user_values = row
         if compare_digest(digest, stored) and (expiry is None or expiry > now):
-            return User.from_db(DEFAULT_DB_ALIAS, _USER_FIELDS, user_values), Credential("token", stored)
+            user = User.from_db(DEFAULT_DB_ALIAS, _USER_FIELDS, user_values)
+            user.has_wallet = wallet_id is not None
+            return user, Credential("token", stored)
     return None
 
 

@@ -16,4 +16,8 @@ class IsWalletHolder(IsAuthenticated):
     message = "This account has no wallet; sign up through the app or POST /api/v1/auth/register/."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return super().has_permission(request, view) and selectors.user_has_wallet(user_id=request.user.pk)  # type: ignore[arg-type]
+        if not super().has_permission(request, view):
+            return False
+        # A Bearer token's lookup read it already (User.has_wallet); a page session's did not.
+        known = getattr(request.user, "has_wallet", None)
+        return known if known is not None else selectors.user_has_wallet(user_id=request.user.pk)  # type: ignore[arg-type]

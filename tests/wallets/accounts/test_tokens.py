@@ -113,6 +113,22 @@ def test_the_lookup_is_one_select_and_writes_nothing(alice: User) -> None:
     assert queries[0]["sql"].lstrip().upper().startswith("SELECT")
 
 
+def test_the_lookup_says_whether_the_user_has_a_wallet(alice: User, db: None) -> None:
+    admin = User.objects.create_superuser("root", password="a long enough password")  # no wallet
+    for user, has_wallet in ((alice, True), (admin, False)):
+        found = token_authenticate(key=token_issue(user=user))
+        assert found is not None and found[0].has_wallet is has_wallet
+
+
+def test_a_bearer_request_asks_nothing_more_about_the_wallet_than_the_token_lookup_read(alice: User) -> None:
+    """IsWalletHolder reads what the token's statement read: no query of its own on the wallet table."""
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=alice)}")
+    client.get("/api/v1/transactions/")  # compiled on first use
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/transactions/").status_code == 200
+    assert [q["sql"] for q in queries if q["sql"].startswith('SELECT 1 AS "a" FROM "wallets_wallet"')] == []
+
+
 def test_tokens_issued_in_bulk_work(register: Callable[..., User]) -> None:
     users = [register(f"user{n}") for n in range(3)]
     issued = tokens_issue_many(user_ids=[u.pk for u in users])

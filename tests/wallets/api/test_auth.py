@@ -191,6 +191,19 @@ def test_an_account_without_a_wallet_gets_403_not_a_500(db: None) -> None:
         assert error_of(response)["code"] == "permission_denied"
 
 
+def test_a_token_of_an_account_without_a_wallet_gets_403_not_a_500(db: None) -> None:
+    from wallets.accounts.tokens import token_issue
+
+    admin = User.objects.create_superuser("root", password=PASSWORD)  # createsuperuser makes no wallet
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=admin)}")
+    transfer = client.post(
+        "/api/v1/transfers/", {"to_user_id": 1, "amount": "1.00", "pin": "4826"}, content_type="application/json"
+    )
+    for response in (client.get("/api/v1/wallet/"), transfer):
+        assert response.status_code == 403
+        assert error_of(response)["code"] == "permission_denied"
+
+
 def test_a_successful_page_sign_in_clears_the_failure_count(client: Client, alice: User) -> None:
     def attempt(password: str) -> int:
         return client.post("/", {"action": "login", "login-username": "alice", "login-password": password}).status_code
