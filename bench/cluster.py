@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import importlib.util
 import json
 import os
 import random
@@ -26,11 +25,13 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from bench import harness
 from bench.transfers import PIN, wallets_create
+from deploy.cluster.cluster import Cluster
+from deploy.cluster.postgres import PG_NODES
+from deploy.cluster.processes import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_PY = ROOT / "deploy" / "cluster" / "cluster.py"
@@ -51,25 +52,16 @@ PARTS = [
 ]
 
 
-def cluster_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("paylane_cluster", CLUSTER_PY)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paylane_cluster"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def cluster_pids(module: ModuleType, state: Any) -> set[int]:
+def cluster_pids(state: Cluster) -> set[int]:
     """Every process of this cluster: below the ones `up` started, and each PostgreSQL node's
     postmaster (Patroni starts it detached). Not the machine's other processes."""
     roots = list(state.pids.values())
-    for node in module.PG_NODES:
+    for node in PG_NODES:
         try:
             roots.append(int((state.dir / node / "data" / "postmaster.pid").read_text().split()[0]))
         except (OSError, IndexError, ValueError):
             continue
-    return {pid for root in roots for pid in module.descendants(root)}
+    return {pid for root in roots for pid in descendants(root)}
 
 
 def cpu_by_part(pids: set[int]) -> dict[str, float]:
@@ -136,7 +128,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--name", default="cluster")
     args = parser.parse_args(argv)
     counts = [int(h) for h in args.hosts.split(",")]
-    module = cluster_module()
     folder = Path(tempfile.mkdtemp(prefix="paylane-cluster-bench-"))
     settings = [f"{name}={value}" for name, value in APP_ENV.items()] + args.env
     env_args = [arg for setting in settings for arg in ("--env", setting)]
@@ -145,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     try:
         subprocess.run(up, check=True, stdout=subprocess.DEVNULL)
-        state = module.Cluster.load(folder)
+        state = Cluster.load(folder)
         # The cluster's key: PIN hashes are peppered with it.
         os.environ["SECRET_KEY"] = state.secret_key
         harness.django_setup(state.primary_url)
@@ -166,14 +157,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     )
             time.sleep(1)
             job = client_job(state.port("https"), cafile, tokens, user_ids)
-            pids = cluster_pids(module, state)
+            pids = cluster_pids(state)
             before, began = cpu_by_part(pids), time.monotonic()
             # The client processes' CPU is ours once they have exited and been waited for.
             own_before = os.times()
             run = harness.measure(f"cluster/{hosts}-host", job, workers=args.clients, seconds=args.seconds)
             elapsed = time.monotonic() - began
             # Processes born during the run (a new PostgreSQL backend) count from their birth.
-            after = cpu_by_part(pids | cluster_pids(module, state))
+            after = cpu_by_part(pids | cluster_pids(state))
             own_after = os.times()
             used = {part: after.get(part, 0.0) - before.get(part, 0.0) for part in after}
             clients = own_after.children_user + own_after.children_system

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.support import CLUSTER_PY, Running, cluster_module
+from deploy.cluster.apps import APP_PORT_OFFSET, APP_UPSTREAM_OFFSET, APP_UPSTREAM_STRIDE, MAX_APP_HOSTS
+from deploy.cluster.cluster import PORTS
+from tests.cluster.support import CLUSTER_PY, Running
 
 APP_HOSTS = 2
 # The app hosts' settings for the tests: many payments a second from a few payers.
@@ -27,13 +29,12 @@ APP_ENV = {
 
 def _free_base() -> int:
     """A base port whose cluster ports are free, below the ephemeral range and the suite's 20000s."""
-    module = cluster_module()
     for _ in range(100):
         base = random.randrange(10000, 16000, 100)
-        ports = [base + offset for offset in module.PORTS.values()]
-        ports += [base + module.APP_PORT_OFFSET + i for i in range(module.MAX_APP_HOSTS)]
+        ports = [base + offset for offset in PORTS.values()]
+        ports += [base + APP_PORT_OFFSET + i for i in range(MAX_APP_HOSTS)]
         # Each app host's daphnes (web, ws): serve.py refuses to start when one is taken.
-        upstreams = [base + module.APP_UPSTREAM_OFFSET + module.APP_UPSTREAM_STRIDE * i for i in range(APP_HOSTS)]
+        upstreams = [base + APP_UPSTREAM_OFFSET + APP_UPSTREAM_STRIDE * i for i in range(APP_HOSTS)]
         ports += [port + offset for port in upstreams for offset in (0, 100)]
         if all(_bindable(p) for p in ports):
             return base
@@ -60,7 +61,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     up = subprocess.run([sys.executable, str(CLUSTER_PY), "up", *where, *settings])
     try:
         assert up.returncode == 0, "deploy/cluster/up failed (above)"
-        yield Running(cluster_module(), folder)
+        yield Running(folder)
     finally:
         # The logs outlive the cluster, in pytest's temporary folder (printed below).
         logs = tmp_path_factory.mktemp("cluster-logs")

@@ -1,7 +1,7 @@
 """The cluster under test (deploy/cluster/) and clients that pay through its HAProxy.
 
-``cluster_module()`` loads deploy/cluster/cluster.py (a script, not a package) for its helpers:
-ports, pids, who is primary, how to start a part again. ``Payers`` are many clients at once, each
+The tests use deploy/cluster/'s modules for its helpers: ports, pids, who is primary, how to
+start a part again. ``Payers`` are many clients at once, each
 a thread with a Bearer token, the payment PIN and one ``Idempotency-Key`` per transfer, retried
 with the same key on a connection error or a 5xx until the answer is a business one (201, 4xx).
 Every attempt is recorded with its start and end, so a test can say which failures were requests
@@ -11,7 +11,6 @@ in flight on a part it killed.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import random
 import ssl
@@ -23,11 +22,11 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
 
+from deploy.cluster.cluster import Cluster
 from tests.support.live import BASE_DIR
 from tests.support.sms import last_code_in_folder
 
@@ -38,26 +37,16 @@ TOP_UP = Decimal("1000.00")
 AMOUNT = "1.00"
 
 
-def cluster_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("paylane_cluster", CLUSTER_PY)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paylane_cluster"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @dataclass
 class Running:
-    """A cluster `deploy/cluster/up` started, and the module that knows its parts."""
+    """A cluster `deploy/cluster/up` started."""
 
-    module: ModuleType
     dir: Path
 
     @property
-    def state(self) -> Any:
+    def state(self) -> Cluster:
         """The cluster's state as saved now (pids change as parts are restarted)."""
-        return self.module.Cluster.load(self.dir)
+        return Cluster.load(self.dir)
 
     @property
     def https_port(self) -> int:

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from deploy.cluster.apps import start_app, wait_for_apps
+from deploy.cluster.processes import kill_tree
 from tests.cluster.support import Payers, Running, ledger_check, sign_up
 
 pytestmark = pytest.mark.timeout(300)
@@ -20,16 +22,16 @@ def test_an_app_host_killed_and_restarted_loses_no_payment(
     cluster: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = sign_up(cluster, 6)
-    module, state = cluster.module, cluster.state
+    state = cluster.state
     with Payers(cluster, users, threads=6) as payers:
         time.sleep(4)
         before = len(payers.finished())
         killing = time.monotonic()
-        module.kill_tree(state.pids["app1"])
+        kill_tree(state.pids["app1"])
         killed = time.monotonic()
         time.sleep(4)
-        module.start_app(state, 1)
-        module.wait_for_apps(state, [1])
+        start_app(state, 1)
+        wait_for_apps(state, [1])
         restarted_at = time.monotonic()
         time.sleep(4)
     assert before > 0 and len(payers.finished()) > before

@@ -14,6 +14,7 @@ from collections import Counter
 
 import pytest
 
+from deploy.cluster.postgres import kill_pg_node, patroni_roles, primary_node, start_pg_node, sync_standby
 from tests.cluster.support import Payers, Running, ledger_check, sign_up
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,19 +24,19 @@ def test_the_primary_killed_mid_load_promotes_the_standby_and_loses_no_acknowled
     cluster: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = sign_up(cluster, 6)
-    module, state = cluster.module, cluster.state
-    old = module.primary_node(state)
-    assert old is not None and module.sync_standby(state) not in (None, old), module.patroni_roles(state)
+    state = cluster.state
+    old = primary_node(state)
+    assert old is not None and sync_standby(state) not in (None, old), patroni_roles(state)
     with Payers(cluster, users, threads=6) as payers:
         time.sleep(4)
         before = [t for t in payers.finished() if t.status == 201]
         killing = time.monotonic()
-        module.kill_pg_node(state, old)
+        kill_pg_node(state, old)
         killed = time.monotonic()
         new = None
         while new in (None, old):
-            assert time.monotonic() - killed < 90, module.patroni_roles(state)
-            new = module.primary_node(state)
+            assert time.monotonic() - killed < 90, patroni_roles(state)
+            new = primary_node(state)
             time.sleep(0.1)
         promoted = time.monotonic()
         # Load on the new primary until a few seconds of payments have been answered there.
@@ -59,4 +60,4 @@ def test_the_primary_killed_mid_load_promotes_the_standby_and_loses_no_acknowled
     verified = cluster.manage("verify_ledger")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     # The old primary's host comes back: Patroni rewinds it and it follows the new primary.
-    module.start_pg_node(state, old)
+    start_pg_node(state, old)

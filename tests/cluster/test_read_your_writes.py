@@ -14,16 +14,17 @@ import time
 import psycopg
 import pytest
 
+from deploy.cluster.postgres import patroni_roles, sync_standby
 from tests.cluster.support import AMOUNT, PIN, Api, Running, sign_up
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def test_a_history_read_on_the_standby_right_after_a_transfer_shows_it(cluster: Running) -> None:
-    module, state = cluster.module, cluster.state
+    state = cluster.state
     deadline = time.monotonic() + 120
-    while module.sync_standby(state) is None:
-        assert time.monotonic() < deadline, module.patroni_roles(state)
+    while sync_standby(state) is None:
+        assert time.monotonic() < deadline, patroni_roles(state)
         time.sleep(0.5)
     # HAProxy's replica port now reaches the standby (give its check two beats to see it).
     deadline = time.monotonic() + 30

@@ -21,6 +21,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from deploy.cluster.processes import kill_tree
+from deploy.cluster.redis import REDIS_NODES, redis_master
 from tests.cluster.support import Payers, Running, User, sign_up
 
 pytestmark = pytest.mark.timeout(300)
@@ -132,16 +134,16 @@ def test_the_redis_master_killed_sentinel_promotes_and_sockets_miss_no_entry(
     cluster: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = sign_up(cluster, 4)
-    module, state = cluster.module, cluster.state
-    master = module.redis_master(state)
+    state = cluster.state
+    master = redis_master(state)
     assert master is not None
-    node = next(name for name in module.REDIS_NODES if master.endswith(f":{state.port(name)}"))
+    node = next(name for name in REDIS_NODES if master.endswith(f":{state.port(name)}"))
     with Sockets(cluster, users) as sockets:
         with Payers(cluster, users, threads=4) as payers:
             time.sleep(3)
             killing = time.monotonic()
-            module.kill_tree(state.pids[node])
-            while module.redis_master(state) in (None, master):
+            kill_tree(state.pids[node])
+            while redis_master(state) in (None, master):
                 assert time.monotonic() - killing < 60, "Sentinel promoted no replica"
                 time.sleep(0.1)
             promoted = time.monotonic()
@@ -159,7 +161,7 @@ def test_the_redis_master_killed_sentinel_promotes_and_sockets_miss_no_entry(
     ]
     with capsys.disabled():  # the measurement, shown by make cluster-test
         print(
-            f"\nRedis failover: {node} killed, new master {module.redis_master(state)} "
+            f"\nRedis failover: {node} killed, new master {redis_master(state)} "
             f"{promoted - killing:.1f} s later; "
             f"{len(answered)} payments, failed attempts {dict(failures)}, "
             f"connects {[s.connects for s in sockets.sockets]}, live pushes after the promotion {len(live_after)}"
