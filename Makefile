@@ -97,7 +97,7 @@ $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 lint: setup $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy project wallets ledger realtime jobs telemetry bench deploy/serve.py deploy/cluster/cluster.py deploy/cluster/processes.py deploy/cluster/templates.py deploy/cluster/postgres.py deploy/cluster/haproxy.py deploy/cluster/redis.py deploy/cluster/apps.py
+	$(VENV)/bin/mypy project wallets ledger realtime jobs telemetry bench deploy
 	$(VENV)/bin/lint-imports --no-cache
 	@scripts/audit-dependencies $(VENV)/bin/pip-audit requirements.txt
 

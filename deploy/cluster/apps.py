@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from deploy.cluster.haproxy import https_ready
 from deploy.cluster.processes import MARK, alive, fail, start, wait_for
-from deploy.cluster.redis import SENTINEL_MASTER
+from deploy.cluster.sentinels import SENTINEL_MASTER
 
 if TYPE_CHECKING:
     from deploy.cluster.cluster import Cluster

@@ -31,7 +31,7 @@ from pathlib import Path
 
 if not __package__:
     # Run as a script (deploy/cluster/up, down, status): Python put this folder first on sys.path,
-    # where redis.py would hide the redis library. The checkout's root instead: deploy.cluster.*.
+    # not the checkout's root, which the imports of deploy.cluster.* need: the root instead.
     sys.path[0] = str(Path(__file__).resolve().parent.parent.parent)
 
 import argparse
@@ -66,7 +66,7 @@ from deploy.cluster.postgres import (
     wait_for_pg,
 )
 from deploy.cluster.processes import alive, fail, http_get, kill_tree, marked, say, stop, tcp_open, wait_for, wait_gone
-from deploy.cluster.redis import REDIS_NODES, SENTINELS, redis_command, redis_master, start_redis
+from deploy.cluster.sentinels import REDIS_NODES, SENTINELS, redis_command, redis_master, start_redis
 from deploy.cluster.templates import HERE
 
 DEFAULT_DIR = Path(os.environ.get("PAYLANE_CLUSTER_DIR", "/tmp/paylane-cluster"))

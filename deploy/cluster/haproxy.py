@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from deploy.cluster.postgres import PG_NODES
 from deploy.cluster.processes import fail, start, tcp_open, wait_for
-from deploy.cluster.redis import REDIS_NODES
+from deploy.cluster.sentinels import REDIS_NODES
 from deploy.cluster.templates import render
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from deploy.cluster.processes import kill_tree
-from deploy.cluster.redis import REDIS_NODES, redis_master
+from deploy.cluster.sentinels import REDIS_NODES, redis_master
 from tests.cluster.support import Payers, Running, User, sign_up
 
 pytestmark = pytest.mark.timeout(300)
