@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view whose database connection died answers 503, not 500 (wallets/database_unavailable.py).
+    "project.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes requires: it turns a lockout flagged during the view into its response.
     "axes.middleware.AxesMiddleware",
 ]
