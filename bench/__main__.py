@@ -14,6 +14,7 @@ BENCHMARKS = [
     "handshake",
     "history_plans",
     "cluster",
+    "sentinel_cache",
     "plot",
 ]
 
