@@ -13,6 +13,7 @@ the API then answer it as a refusal, but one whose outcome is unknown.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,8 @@ from django.db import InterfaceError, OperationalError
 
 from wallets.database_unavailable import is_connection_lost
 from wallets.errors import Busy, DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
 
 _TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
 
@@ -40,5 +43,6 @@ def busy_on_timeout() -> Iterator[None]:
         if is_timeout(exc):
             raise Busy() from exc
         if is_connection_lost(exc):
+            logger.warning("database connection lost: %r", exc)
             raise DatabaseUnavailable() from exc
         raise
