@@ -15,6 +15,7 @@ BENCHMARKS = [
     "handshake",
     "history_plans",
     "cluster",
+    "sentinel_cache",
     "plot",
 ]
 

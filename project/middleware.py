@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseRedirect
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
+from django.template.loader import render_to_string
 from django.utils.http import escape_leading_slashes
+
+from wallets.api.errors import error_response
+from wallets.database_unavailable import is_connection_lost
+from wallets.errors import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 class HttpResponsePermanentRedirectKeepMethod(HttpResponseRedirect):
@@ -34,3 +44,36 @@ class CommonMiddleware(DjangoCommonMiddleware):
         ):
             response = HttpResponsePermanentRedirectKeepMethod(self.get_full_path_with_slash(request))
         return super().process_response(request, response)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view whose database connection died answers 503, never a 500 (``wallets.database_unavailable``).
+
+    The money forms and the API's views answer it themselves (a form error, 503
+    ``database_unavailable``); this covers every other view: the JSON envelope
+    under /api/, elsewhere a page of its own that needs no database (no user,
+    no session, no base template), since the database is what is missing.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        if not is_connection_lost(exception):
+            return None
+        logger.warning("database connection lost on %s: %r", request.path, exception)
+        headers = {"Retry-After": "1"}
+        if request.path.startswith("/api/"):
+            error = DatabaseUnavailable()
+            return error_response(error.http_status, error.code, error.message, headers=headers)
+        page = render_to_string("database_unavailable.html", {"message": DATABASE_UNAVAILABLE_PAGE})
+        return HttpResponse(page, status=503, headers=headers)
+
+
+DATABASE_UNAVAILABLE_PAGE = (
+    "We lost the connection to our database, so this page could not be shown and we cannot tell whether "
+    "what you just sent went through. Please try again in a moment: a money form sent again is not done twice."
+)

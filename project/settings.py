@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view whose database connection died answers 503, not 500 (wallets/database_unavailable.py).
+    "project.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes requires: it turns a lockout flagged during the view into its response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -449,12 +451,14 @@ if REDIS_URL or REDIS_SENTINELS:
         }
     }
     if REDIS_SENTINELS:
-        # django-redis's Sentinel connection factory: LOCATION's host part is the master's name
+        # A Sentinel connection factory: LOCATION's host part is the master's name
         # in Sentinel. One LOCATION, the master (not django-redis's SentinelClient, which would
         # read from replicas: a counter read there may lag its own increment).
         CACHES["default"]["LOCATION"] = f"redis://{REDIS_SENTINEL_MASTER}/{REDIS_SENTINEL_DB}"
         CACHES["default"]["OPTIONS"] |= {
-            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            # django-redis's SentinelConnectionFactory, but one Sentinel per process rather than a
+            # new one for every request's cache object (project/sentinel_cache.py).
+            "CONNECTION_FACTORY": "project.sentinel_cache.SharedSentinelConnectionFactory",
             "SENTINELS": REDIS_SENTINELS,
             "SENTINEL_KWARGS": REDIS_SENTINEL_KWARGS,
         }

@@ -52,6 +52,7 @@ from realtime.events import (
 from realtime.notify import user_group
 from telemetry.metrics import WEBSOCKET_HANDSHAKES, WEBSOCKETS_OPEN
 from wallets.accounts.credentials import Credential, credential_is_valid
+from wallets.database_unavailable import is_connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,14 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
         # Checked again now that the group is joined: a revocation published
         # between the handshake's check and the join reached no one, but it
         # had committed, so this read sees it.
-        hello = await hello_if_valid(user_id=user.pk, credential=credential)
+        try:
+            hello = await hello_if_valid(user_id=user.pk, credential=credential)
+        except Exception as exc:
+            if not is_connection_lost(exc):
+                raise
+            WEBSOCKET_HANDSHAKES.labels("unavailable").inc()
+            await self._close_database_lost(exc)
+            return
         if hello is None:
             WEBSOCKET_HANDSHAKES.labels("revoked").inc()
             await self.refuse()
@@ -166,6 +174,11 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
         self.counted_open = True
         self.covered_seq = hello["last_seq"]
         await self.send_json(hello)
+
+    async def _close_database_lost(self, exc: BaseException) -> None:
+        """The database connection died (``wallets.database_unavailable``): 1013, reconnect and resume later."""
+        logger.warning("websocket closed, database connection lost: %r", exc)
+        await self.close(code=CLOSE_TRY_AGAIN)
 
     async def disconnect(self, code: int) -> None:
         self._replay_stop()
@@ -227,7 +240,13 @@ class WalletConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("group refresh failed, closing: %r", exc)
             await self.close(code=CLOSE_TRY_AGAIN)
             return
-        pong = await pong_if_valid(user_id=self.user_id, credential=self.credential)
+        try:
+            pong = await pong_if_valid(user_id=self.user_id, credential=self.credential)
+        except Exception as exc:
+            if not is_connection_lost(exc):
+                raise
+            await self._close_database_lost(exc)
+            return
         if pong is None:
             await self.refuse()
             return

@@ -5,16 +5,24 @@ PostgreSQL ends a statement that waited ``lock_timeout`` for a row lock
 durable transaction around it rolls back; SQLite gives up after its busy
 timeout with "database is locked". Each becomes ``Busy`` (503 ``busy`` on the
 API, a form error on the pages): a client may retry, with its Idempotency-Key.
+
+The same block turns a lost database connection into ``DatabaseUnavailable``
+(503 ``database_unavailable``, ``wallets.database_unavailable``): the pages and
+the API then answer it as a refusal, but one whose outcome is unknown.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
-from wallets.errors import Busy
+from wallets.database_unavailable import is_connection_lost
+from wallets.errors import Busy, DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
 
 _TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
 
@@ -28,10 +36,13 @@ def is_timeout(exc: BaseException) -> bool:
 
 @contextmanager
 def busy_on_timeout() -> Iterator[None]:
-    """Turn a lock or statement timeout inside the block into ``Busy``."""
+    """A lock or statement timeout inside the block becomes ``Busy``; a lost connection ``DatabaseUnavailable``."""
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, InterfaceError) as exc:
         if is_timeout(exc):
             raise Busy() from exc
+        if is_connection_lost(exc):
+            logger.warning("database connection lost: %r", exc)
+            raise DatabaseUnavailable() from exc
         raise

@@ -335,3 +335,21 @@ class RequestLimitExceeded(RateLimited):
 
     code = "request_limit_exceeded"
     default_message = "You have made as many money requests as a day allows. Try again later."
+
+
+class DatabaseUnavailable(WalletError):
+    """The database connection died under the request (``wallets.database_unavailable``).
+
+    Unlike ``Busy``, nothing says the request changed nothing: a connection lost
+    during COMMIT leaves its outcome unknown. The retry with the same
+    Idempotency-Key tells: the stored answer if it committed, one run if not.
+    """
+
+    code = "database_unavailable"
+    http_status = 503
+    retry_after = 1.0
+    default_message = (
+        "We lost the connection to our database while handling this request, so its outcome is not known. "
+        "Retry in a moment with the same Idempotency-Key: you get the first answer if it went through, "
+        "otherwise it runs once."
+    )

@@ -37,6 +37,7 @@ from wallets.accounts import credentials, payees, pins, registration
 from wallets.api.errors import error_response
 from wallets.clientip import client_ip
 from wallets.errors import (
+    DatabaseUnavailable,
     InvalidFilter,
     InvalidMobile,
     PinLocked,
@@ -99,9 +100,15 @@ def _limited(limit: ratelimit.Limit, ident: object) -> RateLimited | None:
 
 
 def _with_retry_after(response: HttpResponse, error: WalletError) -> HttpResponse:
-    if isinstance(error, RateLimited | PinLocked):
+    if isinstance(error, RateLimited | PinLocked | DatabaseUnavailable):
         response["Retry-After"] = str(max(1, int(error.retry_after + 0.999)))
     return response
+
+
+DATABASE_UNAVAILABLE_FORM = (
+    "We lost the connection to our database while handling this, so we cannot tell yet whether it went through. "
+    "Send the form again in a moment: it will not be done twice."
+)
 
 
 def _status_of(error: WalletError) -> int:
@@ -302,6 +309,8 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
                 render=self.outcome,
             )
         except WalletError as error:
+            if isinstance(error, DatabaseUnavailable):
+                error = DatabaseUnavailable(DATABASE_UNAVAILABLE_FORM)
             _add_error(form, error, recipient_field=self.recipient_field)
             return self.refused(form, error)
         body = outcome.body
@@ -332,7 +341,10 @@ class MoneyFormView(LoginRequiredMixin, FormView):  # type: ignore[type-arg]
         return super().render_to_response(context, **response_kwargs)
 
     def refused(self, form: Any, error: WalletError) -> HttpResponse:
-        response = self.render_to_response(self.get_context_data(form=form.fresh()), status=_status_of(error))
+        # A lost database connection leaves the outcome unknown: the form keeps its token, so sending
+        # it again replays the first outcome if it committed and runs it once if it did not.
+        form = form if isinstance(error, DatabaseUnavailable) else form.fresh()
+        response = self.render_to_response(self.get_context_data(form=form), status=_status_of(error))
         return _with_retry_after(response, error)
 
     def success_message(self, entry: Transaction) -> str:

@@ -55,7 +55,7 @@ def test_redis_sentinels_put_the_channel_layer_and_the_cache_behind_sentinel(pro
     assert (layer["sentinels"], layer["master_name"], layer["db"]) == (SENTINEL_LIST, "pay", 3)
     assert "address" not in layer and layer["socket_timeout"] is None  # idle subscriptions never time out
     assert cache["LOCATION"] == "redis://pay/3"  # the master only: no stale counter read from a replica
-    assert cache["OPTIONS"]["CONNECTION_FACTORY"] == "django_redis.pool.SentinelConnectionFactory"
+    assert cache["OPTIONS"]["CONNECTION_FACTORY"] == "project.sentinel_cache.SharedSentinelConnectionFactory"
     assert cache["OPTIONS"]["SENTINELS"] == SENTINEL_LIST
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from tests.wallets.test_concurrency import (
     test_racing_transfers_under_the_daily_limit_succeed_exactly_as_far_as_the_limit_allows,
     test_two_racing_payments_never_spend_the_same_money_twice,
 )
+from tests.wallets.test_db_connection_lost import KillWaiters
+from tests.wallets.test_db_connection_lost import post as post_with_headers
 from tests.wallets.test_db_timeouts import HeldLock, post
 from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User
@@ -99,22 +102,35 @@ def test_iterator_reads_through_pgbouncer_with_client_side_cursors(
     assert len(out.getvalue().splitlines()) == len(users) + 1  # the header, then one line per entry
 
 
-@pytest.fixture
-def bounced_server(tmp_path: Path, pgbouncer: PgBouncer) -> Iterator[Daphne]:
+@contextmanager
+def _bounced(tmp_path: Path, pgbouncer: PgBouncer, *, lock_timeout: str, statement_timeout: str) -> Iterator[Daphne]:
     """A daphne whose database is reached through PgBouncer only, as an app host of the cluster."""
     redis = RedisServer(tmp_path)
     redis.start()
     env = {
         "DATABASE_URL": pgbouncer.url(connection.settings_dict["NAME"]),
         "PAYLANE_DB_TRANSACTION_POOLING": "1",
-        "PAYLANE_DB_LOCK_TIMEOUT": "300ms",
-        "PAYLANE_DB_STATEMENT_TIMEOUT": "5s",
+        "PAYLANE_DB_LOCK_TIMEOUT": lock_timeout,
+        "PAYLANE_DB_STATEMENT_TIMEOUT": statement_timeout,
     }
     try:
         with daphne(redis_url=redis.url, log_dir=tmp_path, extra_env=env) as running:
             yield running
     finally:
         redis.stop()
+
+
+@pytest.fixture
+def bounced_server(tmp_path: Path, pgbouncer: PgBouncer) -> Iterator[Daphne]:
+    with _bounced(tmp_path, pgbouncer, lock_timeout="300ms", statement_timeout="5s") as running:
+        yield running
+
+
+@pytest.fixture
+def bounced_server_patient(tmp_path: Path, pgbouncer: PgBouncer) -> Iterator[Daphne]:
+    """The same with a lock timeout long enough that a kill, not the timeout, ends a lock wait."""
+    with _bounced(tmp_path, pgbouncer, lock_timeout="20s", statement_timeout="30s") as running:
+        yield running
 
 
 def test_through_pgbouncer_a_transfer_stuck_behind_a_held_lock_answers_503_busy(
@@ -131,6 +147,30 @@ def test_through_pgbouncer_a_transfer_stuck_behind_a_held_lock_answers_503_busy(
     assert not IdempotencyKey.objects.exists()
     assert balance_of(bob) == Decimal("0.00")
     assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201
+    assert balance_of(bob) == Decimal("10.00")
+    assert "Traceback" not in server.output()
+
+
+def test_through_pgbouncer_a_transfer_whose_server_backend_is_killed_answers_503_database_unavailable(
+    bounced_server_patient: Daphne, alice: User, bob: User
+) -> None:
+    """The server backend under PgBouncer terminated mid-transaction: PgBouncer passes its 57P01 on to the client
+    (a server that dies without a word, e.g. SIGKILLed, is "server conn crashed?", 08P01: both classified alike,
+    tests/wallets/test_database_unavailable.py)."""
+    server = bounced_server_patient
+    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "crashed-1"}
+    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
+    url = server.http + "/api/v1/transfers/"
+
+    with KillWaiters(alice) as killer:
+        status, answer_headers, answer = post_with_headers(url, body, headers)
+
+    assert killer.killed
+    assert (status, answer["error"]["code"]) == (503, "database_unavailable")  # type: ignore[index]
+    assert answer_headers["Retry-After"] == "1"
+    assert not IdempotencyKey.objects.exists()
+    assert balance_of(bob) == Decimal("0.00")
+    assert post_with_headers(url, body, headers)[0] == 201
     assert balance_of(bob) == Decimal("10.00")
     assert "Traceback" not in server.output()
 

@@ -20,7 +20,8 @@ from rest_framework.views import set_rollback
 
 from wallets.api.parsers import PayloadTooLarge
 from wallets.busy import is_timeout
-from wallets.errors import Busy, PinLocked, RateLimited, WalletError
+from wallets.database_unavailable import is_connection_lost
+from wallets.errors import Busy, DatabaseUnavailable, PinLocked, RateLimited, WalletError
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +119,17 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     view = context.get("view")
     if is_timeout(exc):
         exc = Busy()
+    elif is_connection_lost(exc):
+        logger.warning("database connection lost in %s: %r", type(view).__name__, exc)
+        exc = DatabaseUnavailable()
     if isinstance(exc, WalletError):
         status_code, body = wallet_error_body(exc, aliases=getattr(view, "error_field_aliases", None))
         set_rollback()
-        retry = {"Retry-After": _seconds(exc.retry_after)} if isinstance(exc, RateLimited | PinLocked) else None
+        retry = (
+            {"Retry-After": _seconds(exc.retry_after)}
+            if isinstance(exc, RateLimited | PinLocked | DatabaseUnavailable)
+            else None
+        )
         return Response(body, status=status_code, headers=retry)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

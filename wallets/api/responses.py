@@ -28,10 +28,14 @@ ERROR_TEXT = {
     423: "pin_locked: too many wrong PINs in a row; payments are locked, even with the right PIN, "
     "for Retry-After seconds (or until the PIN is changed with a code)",
     429: "rate_limited: see Retry-After",
-    503: "busy: the wallet is locked by other requests (database lock timeout); nothing moved, retry",
+    503: "busy: the wallet is locked by other requests (database lock timeout); nothing moved, retry. "
+    "database_unavailable: the database connection was lost while handling the request, so its outcome is "
+    "unknown; retry after Retry-After seconds with the same Idempotency-Key (the stored answer if it went "
+    "through, one run if not)",
 }
-# Statuses every operation may answer: an Authorization header is checked wherever it is sent.
-ANY = (400, 401, 403, 406)
+# Statuses every operation may answer: an Authorization header is checked wherever it is sent, and
+# any operation may lose its database connection (503 database_unavailable).
+ANY = (400, 401, 403, 406, 503)
 # ... and every operation that reads a JSON body.
 BODY = (*ANY, 413, 415)
 MONEY = (*BODY, 409, 422, 429, 503)

@@ -376,37 +376,38 @@ def _statuses(schema: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any]) -> None:
-    body = {"400", "401", "403", "406", "413", "415"}
+    # Every operation may answer 503 database_unavailable (a lost database connection).
+    body = {"400", "401", "403", "406", "413", "415", "503"}
     money = body | {"201", "409", "422", "429", "503"}
     assert _statuses(schema) == {
         "POST /api/v1/auth/register/": body | {"201", "429"},
         "POST /api/v1/auth/token/": body | {"200", "429"},
-        "DELETE /api/v1/auth/token/": {"204", "400", "401", "403", "406"},
+        "DELETE /api/v1/auth/token/": {"204", "400", "401", "403", "406", "503"},
         "POST /api/v1/auth/mobile/code/": body | {"202", "409", "429", "503"},
         "GET /api/v1/statements/": {"200", "400", "401", "403", "429", "503"},
         "POST /api/v1/auth/mobile/verify/": body | {"200"},
         "PUT /api/v1/auth/pin/": body | {"200", "423"},
         "POST /api/v1/auth/pin/code/": {"202", "400", "401", "403", "406", "429", "503"},
         "PUT /api/v1/auth/name/": body | {"200"},
-        "GET /api/v1/recipients/": {"200", "400", "401", "403", "404", "406", "429"},
+        "GET /api/v1/recipients/": {"200", "400", "401", "403", "404", "406", "429", "503"},
         "POST /api/v1/auth/password/": body | {"200", "429"},
         "POST /api/v1/auth/password/reset/": body | {"202", "429"},
         "POST /api/v1/auth/password/reset/confirm/": body | {"200", "429"},
-        "GET /api/v1/wallet/": {"200", "400", "401", "403", "406"},
+        "GET /api/v1/wallet/": {"200", "400", "401", "403", "406", "503"},
         "POST /api/v1/wallet/top-ups/": money,
         "POST /api/v1/transfers/": money | {"423"},
-        "GET /api/v1/transactions/": {"200", "400", "401", "403", "406"},
-        "GET /api/v1/transactions/{transaction_id}/": {"200", "400", "401", "403", "404", "406"},
+        "GET /api/v1/transactions/": {"200", "400", "401", "403", "406", "503"},
+        "GET /api/v1/transactions/{transaction_id}/": {"200", "400", "401", "403", "404", "406", "503"},
         "POST /api/v1/transactions/{transaction_id}/refund/": money | {"404", "423"},
-        "GET /api/v1/requests/": {"200", "400", "401", "403", "406"},
+        "GET /api/v1/requests/": {"200", "400", "401", "403", "406", "503"},
         "POST /api/v1/requests/": body | {"201", "422", "429", "503"},
-        "GET /api/v1/requests/{request_id}/": {"200", "400", "401", "403", "404", "406"},
+        "GET /api/v1/requests/{request_id}/": {"200", "400", "401", "403", "404", "406", "503"},
         "POST /api/v1/requests/{request_id}/pay/": money | {"404", "423"},
         "POST /api/v1/requests/{request_id}/decline/": {"200", "400", "401", "403", "404", "406", "409", "503"},
         "POST /api/v1/requests/{request_id}/cancel/": {"200", "400", "401", "403", "404", "406", "409", "503"},
-        "GET /api/v1/requests/mutes/": {"200", "400", "401", "403", "406"},
+        "GET /api/v1/requests/mutes/": {"200", "400", "401", "403", "406", "503"},
         "POST /api/v1/requests/mutes/": body | {"201", "422"},
-        "DELETE /api/v1/requests/mutes/{user_id}/": {"204", "400", "401", "403", "404", "406"},
+        "DELETE /api/v1/requests/mutes/{user_id}/": {"204", "400", "401", "403", "404", "406", "503"},
     }
     transfer = schema["paths"]["/api/v1/transfers/"]["post"]["responses"]
     assert transfer["429"]["headers"]["Retry-After"]["required"] is True
@@ -414,6 +415,7 @@ def test_every_operation_documents_every_status_it_answers(schema: dict[str, Any
     assert schema["paths"]["/api/v1/auth/pin/"]["put"]["responses"]["423"]["headers"]["Retry-After"]["required"]
     assert transfer["401"]["headers"]["WWW-Authenticate"]["required"] is True
     assert "Idempotent-Replayed" in transfer["201"]["headers"]
+    assert "database_unavailable" in transfer["503"]["description"]
 
 
 def test_history_filters_are_valid_in_the_schema_exactly_when_the_server_reads_them(schema: dict[str, Any]) -> None:

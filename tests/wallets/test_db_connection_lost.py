@@ -1,0 +1,185 @@
+"""A request whose database connection dies answers 503 ``database_unavailable``, never a 500.
+
+The real part broken: the request's own PostgreSQL backend, terminated with
+``pg_terminate_backend`` from another connection while the request waits on a
+row lock that connection holds, so the kill lands mid-transaction (as a killed
+primary or a PgBouncer "server conn crashed?" would). The API answers 503 with
+``Retry-After``, nothing moved, and the retry with the same Idempotency-Key
+goes through once; the form page answers 503 with a message and keeps its
+one-time token; a websocket whose hello loses the database closes with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from ledger.models import Transaction
+from realtime.events import CLOSE_TRY_AGAIN
+from tests.conftest import PIN, balance_of
+from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
+from wallets.accounts.tokens import token_issue
+from wallets.models import IdempotencyKey, User, Wallet
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Daphne]:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        # A lock timeout long enough that the kill, not the timeout, ends the wait.
+        env = {"PAYLANE_DB_LOCK_TIMEOUT": "20s", "PAYLANE_DB_STATEMENT_TIMEOUT": "30s"}
+        with daphne(redis_url=redis.url, log_dir=tmp_path, extra_env=env) as running:
+            yield running
+    finally:
+        redis.stop()
+
+
+class KillWaiters:
+    """Another connection holds a lock (``user``'s wallet row, or the whole wallet table) and
+    terminates, with ``pg_terminate_backend``, every backend that comes to wait on it."""
+
+    def __init__(self, user: User, *, table: bool = False) -> None:
+        self.user, self.table = user, table
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.killed: list[int] = []
+        self.thread = threading.Thread(target=self._hold)
+
+    def _hold(self) -> None:
+        try:
+            with transaction.atomic():
+                if self.table:
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"LOCK TABLE {Wallet._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+                else:
+                    Wallet.objects.select_for_update().get(user=self.user)
+                self.taken.set()
+                while not self.release.wait(0.02):
+                    self._kill_waiters()
+        finally:
+            connection.close()
+
+    def _kill_waiters(self) -> None:
+        with connection.cursor() as cursor:
+            # pg_stat_activity is read once per transaction unless its snapshot is dropped.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            self.killed.extend(pid for pid, _ in cursor.fetchall())
+
+    def __enter__(self) -> KillWaiters:
+        self.thread.start()
+        assert self.taken.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.thread.join()
+
+
+def post(url: str, body: dict[str, object], headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, object]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers), json.loads(refused.read())
+
+
+def test_a_transfer_whose_backend_is_killed_answers_503_and_its_retry_goes_through_once(
+    server: Daphne, alice: User, bob: User
+) -> None:
+    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "killed-1"}
+    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
+    url = server.http + "/api/v1/transfers/"
+    before = Transaction.objects.count()
+
+    with KillWaiters(alice) as killer:
+        status, answer_headers, answer = post(url, body, headers)
+    assert killer.killed, "the request never waited on the lock"
+
+    error = answer["error"]
+    assert (status, error["code"]) == (503, "database_unavailable")  # type: ignore[index]
+    assert answer_headers["Retry-After"] == "1"
+    assert "Idempotency-Key" in error["message"]  # type: ignore[index]
+    assert "nothing" not in error["message"].lower()  # type: ignore[index]  # the outcome is unknown
+    assert Transaction.objects.count() == before
+    assert not IdempotencyKey.objects.exists()
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("1000.00"), Decimal("0.00"))
+
+    first = post(url, body, headers)
+    again = post(url, body, headers)
+    assert (first[0], again[0]) == (201, 201)
+    assert again[1].get("Idempotent-Replayed") == "true"
+    assert first[2] == again[2]
+    assert Transaction.objects.count() == before + 1
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("990.00"), Decimal("10.00"))
+    assert "Traceback" not in server.output()
+
+
+def test_a_form_whose_backend_is_killed_answers_503_with_a_message_and_is_done_once_when_sent_again(
+    server: Daphne, alice: User, bob: User
+) -> None:
+    page = Browserless(server.http, session_key(alice))
+    form = page.opener.open(server.http + "/transfer/", timeout=10).read().decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', form))
+    fields = {**hidden, "to_user_id": str(bob.pk), "amount": "7.00", "pin": PIN}
+    before = Transaction.objects.count()
+
+    with KillWaiters(alice) as killer:
+        try:
+            refused = page.opener.open(server.http + "/transfer/", urllib.parse.urlencode(fields).encode(), timeout=20)
+        except urllib.error.HTTPError as error:
+            refused = error
+        with refused:
+            status, text = refused.status, refused.read().decode()
+    assert killer.killed
+
+    assert status == 503
+    assert "lost the connection to our database" in text
+    assert "Server Error" not in text
+    assert f'value="{hidden["form_token"]}"' in text  # the same token: sending it again cannot pay twice
+    assert Transaction.objects.count() == before
+
+    for _ in range(2):
+        with page.opener.open(server.http + "/transfer/", urllib.parse.urlencode(fields).encode(), timeout=20) as done:
+            assert done.url.endswith("/dashboard/")
+    assert Transaction.objects.count() == before + 1
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("993.00"), Decimal("7.00"))
+
+
+def test_a_websocket_whose_hello_loses_the_database_closes_with_1013(server: Daphne, alice: User) -> None:
+    token = token_issue(user=alice)
+
+    async def hello_under_kill() -> int | None:
+        ws = await connect(server.ws, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=20)
+        try:
+            await asyncio.wait_for(ws.recv(), 20)
+        except ConnectionClosed:
+            pass
+        return ws.close_code
+
+    with KillWaiters(alice, table=True) as killer:
+        code = asyncio.run(hello_under_kill())
+    assert killer.killed
+    assert code == CLOSE_TRY_AGAIN
+    assert "Traceback" not in server.output()
