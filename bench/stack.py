@@ -10,11 +10,9 @@ benchmark's CPU sending the transfers' security alerts (the service-level side s
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import harness
+from deploy.ports import free_port, free_upstream_base
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE = ROOT / "deploy" / "serve.py"
 PROCFILE = ROOT / "deploy" / "Procfile"
-PORTS_PER_LINE = 100  # honcho's rule, as deploy/serve.py
 
 # One HTTP server per `web` process, one worker each, on honcho's $PORT: nginx spreads the requests
 # over PAYLANE_WEB_PROCESSES of them, as in production.
@@ -82,30 +80,6 @@ def procfile_for(server: str | None) -> str:
     return "\n".join([web, _procfile_line("ws"), _procfile_line("proxy")]) + "\n"
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_upstream_base(web_processes: int) -> int:
-    for _ in range(200):
-        base = random.randrange(30000, 32000)
-        if all(_bindable(p) for p in [*range(base, base + web_processes), base + PORTS_PER_LINE]):
-            return base
-    raise RuntimeError("no free block of ports for the workers")
-
-
 @dataclass
 class Stack:
     proc: subprocess.Popen[bytes]
@@ -146,7 +120,7 @@ def serve(
         "REDIS_URL": redis_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "PAYLANE_UPSTREAM_PORT": str(free_upstream_base(web_processes)),
+        "PAYLANE_UPSTREAM_PORT": str(free_upstream_base(web_processes, 30000, 32000)),
         "PAYLANE_WEB_PROCESSES": str(web_processes),
         "PAYLANE_RUN_DIR": str(run_dir),
         "PAYLANE_PROCFILE": str(procfile),

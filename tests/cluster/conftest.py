@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +13,7 @@ import pytest
 
 from deploy.cluster.apps import APP_PORT_OFFSET, APP_UPSTREAM_OFFSET, APP_UPSTREAM_STRIDE, MAX_APP_HOSTS
 from deploy.cluster.cluster import PORTS
+from deploy.ports import PORTS_PER_LINE, free_base
 from tests.cluster.support import CLUSTER_PY, Running
 
 APP_HOSTS = 2
@@ -29,26 +28,15 @@ APP_ENV = {
 
 def _free_base() -> int:
     """A base port whose cluster ports are free, below the ephemeral range and the suite's 20000s."""
-    for _ in range(100):
-        base = random.randrange(10000, 16000, 100)
+
+    def ports_of(base: int) -> list[int]:
         ports = [base + offset for offset in PORTS.values()]
         ports += [base + APP_PORT_OFFSET + i for i in range(MAX_APP_HOSTS)]
         # Each app host's daphnes (web, ws): serve.py refuses to start when one is taken.
         upstreams = [base + APP_UPSTREAM_OFFSET + APP_UPSTREAM_STRIDE * i for i in range(APP_HOSTS)]
-        ports += [port + offset for port in upstreams for offset in (0, 100)]
-        if all(_bindable(p) for p in ports):
-            return base
-    raise RuntimeError("no free block of ports for the cluster")
+        return ports + [port + offset for port in upstreams for offset in (0, PORTS_PER_LINE)]
 
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return free_base(ports_of, 10000, 16000, 100)
 
 
 @pytest.fixture(scope="session")

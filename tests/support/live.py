@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection
 from django.test import Client
 
+from deploy.ports import free_port
 from tests.conftest import PIN
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -47,12 +48,6 @@ def session_key(user: Any) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

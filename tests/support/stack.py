@@ -17,12 +17,10 @@ import http.client
 import http.cookiejar
 import json
 import os
-import random
 import re
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -37,30 +35,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from deploy.ports import PORTS_PER_LINE, free_upstream_base
 from tests.support.live import BASE_DIR, free_port, tests_database_url
 
 SERVE = BASE_DIR / "deploy" / "serve.py"
-# honcho's rule (deploy/Procfile): a Procfile line's processes get base + 100 * line, + 1 each.
-PORTS_PER_LINE = 100
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_upstream_base(web_processes: int) -> int:
-    """A base port whose workers' ports (base.., base + 100) are free, below the ephemeral range."""
-    for _ in range(200):
-        base = random.randrange(20000, 30000)
-        if all(_bindable(p) for p in [*range(base, base + web_processes), base + PORTS_PER_LINE]):
-            return base
-    raise RuntimeError("no free block of ports for the workers")
 
 
 @dataclass
@@ -135,7 +113,7 @@ def serve(
     """
     run_dir = Path(tempfile.mkdtemp(prefix="paylane-stack-"))
     run_dir.chmod(0o755)
-    port, http_port, base = free_port(), free_port(), free_upstream_base(web_processes)
+    port, http_port, base = free_port(), free_port(), free_upstream_base(web_processes, 20000, 30000)
     metrics_token = secrets.token_urlsafe(24)
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "PAYLANE_PROCESS", "PROMETHEUS_MULTIPROC_DIR")},
