@@ -14,13 +14,19 @@ consumer checks it again later and closes (4401) when it is revoked.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 
+from realtime.events import CLOSE_TRY_AGAIN
 from realtime.selectors import any_thread
+from telemetry.metrics import WEBSOCKET_HANDSHAKES
 from wallets.accounts.credentials import Credential
 from wallets.accounts.tokens import token_authenticate
+from wallets.database_unavailable import is_connection_lost
+
+logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 ASGIApp = Any
@@ -75,4 +81,26 @@ class TokenOrSessionAuth:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         app = self.token_app if bearer_token(scope) is not None else self.session_app
-        return await app(scope, receive, send)
+        accepted = False
+
+        async def send_noting_accept(message: dict[str, Any]) -> None:
+            nonlocal accepted
+            accepted = accepted or message.get("type") == "websocket.accept"
+            await send(message)
+
+        try:
+            return await app(scope, receive, send_noting_accept)
+        except Exception as exc:
+            # The database connection died while the handshake read the credential (the token's
+            # lookup, Channels' session and user): not a 500 for the upgrade, but the close the
+            # consumer gives a lost database later on: 1013, reconnect and resume
+            # (wallets.database_unavailable). Anything else, or after the accept, is not ours.
+            if accepted or not is_connection_lost(exc):
+                raise
+            logger.warning("websocket refused, database connection lost: %r", exc)
+            WEBSOCKET_HANDSHAKES.labels("unavailable").inc()
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+            return None
