@@ -13,7 +13,8 @@ it opened two ways:
   socket of the user, on every process, gets it; those it names close with
   4401 and send nothing more.
 * Slow: the socket checks its credential again (``credential_is_valid``, one
-  statement) right after it joins its group, on every ping and before every
+  statement) right after it joins its group (there as extra columns of the
+  hello's own statement, ``check_columns``), on every ping and before every
   page of a resume. A revocation whose message was lost (Redis down) closes
   the socket at its next ping or resume.
 
