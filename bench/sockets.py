@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bench import harness
 from bench.http import DEFAULT_REDIS_URL
@@ -45,6 +46,24 @@ from bench.ws import (
 # issue 15's targets: the first storm rate (500/s) all accepted within this p99; idle sockets within this memory.
 STORM_P99_TARGET_MS = 50.0
 KIB_PER_SOCKET_TARGET = 50.0
+# A PostgreSQL backend reports its counters at most every second, and an idle one 10 s after it fell idle.
+STATS_FLUSH_SECONDS = 11.0
+
+
+def xact_commits(database_url: str) -> int:
+    """Transactions committed in the benchmark's database so far (``pg_stat_database.xact_commit``).
+
+    Read from the server's ``postgres`` database, so this read is not counted.
+    """
+    import psycopg
+
+    parts = urlsplit(database_url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [parts.path.lstrip("/")]
+        ).fetchone()
+    return int(row[0]) if row else 0
+
 
 # --- Connect storm ---------------------------------------------------------------------
 
@@ -243,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ctx = mp.get_context("fork")
     if args.storm:
         rates = [float(rate) for rate in args.storm_rate.split(",")]
+        postgres = args.database_url.startswith(("postgres://", "postgresql://"))
         with daphnes(args.storm_daphnes, args.database_url, args.redis_url, extra_env) as (ports, pids):
             warm_up(ports, tokens[-5 * len(ports) :])
             storms = []
@@ -250,6 +270,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 out = ctx.Queue()
                 proc = ctx.Process(target=storm_main, args=(ports, tokens[: args.storm], rate, 30.0, out))
                 cpu_before = cpu_seconds(pids)
+                if postgres:
+                    time.sleep(STATS_FLUSH_SECONDS)  # the warm-up's (or the last storm's) counters reported
+                    xacts_before = xact_commits(args.database_url)
                 proc.start()
                 try:
                     storms.append({"daphnes": len(ports), **out.get(timeout=args.storm / rate + 120)})
@@ -263,10 +286,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 storms[-1]["daphne_cpu_ms_per_handshake"] = round(
                     1000 * (cpu_seconds(pids) - cpu_before) / args.storm, 2
                 )
+                if postgres:
+                    # The database's transactions per handshake (pool health checks included): round trips.
+                    time.sleep(STATS_FLUSH_SECONDS)
+                    storms[-1]["xact_commit_per_handshake"] = round(
+                        (xact_commits(args.database_url) - xacts_before) / args.storm, 2
+                    )
         report["storm"], report["storms"] = storms[0], storms
         print("connect storm:")
         columns = ["daphnes", "handshakes", "offered_rate", "accepted_pct", "seconds", "p50_ms", "p99_ms", "max_ms"]
-        print(harness.table(storms, [*columns, "daphne_cpu_ms_per_handshake"]))
+        extra = ["xact_commit_per_handshake"] if "xact_commit_per_handshake" in storms[0] else []
+        print(harness.table(storms, [*columns, "daphne_cpu_ms_per_handshake", *extra]))
         first = storms[0]
         print(
             f"storm target: {first['handshakes']} handshakes at {first['offered_rate']:.0f}/s, accepted "

@@ -22,7 +22,13 @@ from ledger.selectors import entries_visible_to, last_visible_ids
 from ledger.statements import Statement
 from realtime.events import HelloFrame, PongFrame, TransactionFrame, transaction_frame
 from wallets import selectors as wallet_selectors
-from wallets.accounts.credentials import Credential, credential_is_valid
+from wallets.accounts.credentials import (
+    Credential,
+    check_columns,
+    credential_is_valid,
+    session_check_passes,
+    token_check_passes,
+)
 from wallets.models import Wallet
 from wallets.request_selectors import entries_requests_attach
 
@@ -44,17 +50,44 @@ def any_thread[T](read: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     return database_sync_to_async(run, thread_sensitive=False)
 
 
-def _hello_query(user: int) -> QuerySet[Wallet, Any]:
+_HELLO_COLUMNS = ("balance", "version", "spent_on", "spent_today", "daily_limit", "last_sent", "last_received")
+
+
+def _hello_query(user: int, *check: Any) -> QuerySet[Wallet, Any]:
     last_sent, last_received = last_visible_ids(OuterRef("user_id"))
     return (
         Wallet.objects.filter(user_id=user)
         .annotate(last_sent=last_sent, last_received=last_received)
-        .values_list("balance", "version", "spent_on", "spent_today", "daily_limit", "last_sent", "last_received")
+        .values_list(*_HELLO_COLUMNS, *check)
     )
 
 
-# Every handshake runs it: compiled once per database alias (ledger/statements.py).
+# Every handshake runs one of them: compiled once per database alias (ledger/statements.py).
 _HELLO = Statement(_hello_query, user=-1)
+# The hello with the credential's check as extra columns (``credentials.check_columns``).
+_HELLO_IF_TOKEN = Statement(
+    lambda user, key: _hello_query(user, *check_columns("token", key, OuterRef("user_id"))),
+    user=-1,
+    key="\x00stand-in digest",
+)
+_HELLO_IF_SESSION = Statement(
+    lambda user, key: _hello_query(user, *check_columns("session", key, OuterRef("user_id"))),
+    user=-1,
+    key="\x00stand-in session key",
+)
+
+
+def _hello_frame(user_id: int, row: list[Any]) -> HelloFrame:
+    balance, version, spent_on, spent_today, daily_limit, last_sent, last_received = row[: len(_HELLO_COLUMNS)]
+    wallet = Wallet(spent_on=spent_on, spent_today=spent_today, daily_limit=daily_limit)
+    return {
+        "type": "hello",
+        "user_id": user_id,
+        "balance": money_str(balance),
+        "version": version,
+        "last_seq": max(last_sent or 0, last_received or 0),
+        "remaining_today": money_str(wallet_selectors.wallet_remaining_today(wallet=wallet)),
+    }
 
 
 def hello_for_user(*, user_id: int) -> HelloFrame:
@@ -71,23 +104,34 @@ def hello_for_user(*, user_id: int) -> HelloFrame:
     if not rows:
         raise Wallet.DoesNotExist(f"user {user_id} has no wallet")
     (row,) = rows
-    balance, version, spent_on, spent_today, daily_limit, last_sent, last_received = row
-    wallet = Wallet(spent_on=spent_on, spent_today=spent_today, daily_limit=daily_limit)
-    return {
-        "type": "hello",
-        "user_id": user_id,
-        "balance": money_str(balance),
-        "version": version,
-        "last_seq": max(last_sent or 0, last_received or 0),
-        "remaining_today": money_str(wallet_selectors.wallet_remaining_today(wallet=wallet)),
-    }
+    return _hello_frame(user_id, row)
 
 
 def hello_if_valid(*, user_id: int, credential: Credential) -> HelloFrame | None:
-    """``hello_for_user``, or None if ``credential`` no longer authenticates the user (checked first)."""
-    if not credential_is_valid(user_id=user_id, credential=credential):
-        return None
-    return hello_for_user(user_id=user_id)
+    """``hello_for_user``, or None if ``credential`` no longer authenticates the user.
+
+    One statement on the handshake's path: the hello's read with the
+    credential's check (``credential_is_valid``'s reads, decided the same way)
+    as extra columns, so both come from one snapshot. It runs after the socket
+    joined its group, so a revocation committed before it is seen. A user
+    without a wallet falls back to the check on its own (the statement then
+    has no row to carry it), so such a user's revoked credential still gives
+    None, not an error.
+    """
+    statement = _HELLO_IF_TOKEN if credential.kind == "token" else _HELLO_IF_SESSION
+    rows = statement.rows(user=user_id, key=credential.key)
+    if not rows:
+        if not credential_is_valid(user_id=user_id, credential=credential):
+            return None
+        raise Wallet.DoesNotExist(f"user {user_id} has no wallet")
+    (row,) = rows
+    check = row[len(_HELLO_COLUMNS) :]
+    if credential.kind == "token":
+        found, expiry, is_active = check
+        valid = token_check_passes(found=found, expiry=expiry, is_active=is_active)
+    else:
+        valid = session_check_passes(user_id, *check)
+    return _hello_frame(user_id, row) if valid else None
 
 
 def replay_page(*, user_id: int, after_seq: int, limit: int) -> list[TransactionFrame]:

@@ -13,7 +13,8 @@ it opened two ways:
   socket of the user, on every process, gets it; those it names close with
   4401 and send nothing more.
 * Slow: the socket checks its credential again (``credential_is_valid``, one
-  statement) right after it joins its group, on every ping and before every
+  statement) right after it joins its group (there as extra columns of the
+  hello's own statement, ``check_columns``), on every ping and before every
   page of a resume. A revocation whose message was lost (Redis down) closes
   the socket at its next ping or resume.
 
@@ -25,15 +26,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, logout
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.db.models import QuerySet, Subquery
+from django.db.models import Exists, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -93,18 +95,54 @@ def credential_is_valid(*, user_id: int, credential: Credential) -> bool:
     Django's ``get_user`` checks on every page request. Reads Django's database
     session table (the project's ``SESSION_ENGINE``).
     """
-    now = timezone.now()
     if credential.kind == "token":
         tokens = _TOKEN_CHECK.rows(digest=credential.key, user=user_id)
         if not tokens:
             return False
         expiry, is_active = tokens[0]
-        return bool(is_active) and (expiry is None or expiry > now)
+        return token_check_passes(found=True, expiry=expiry, is_active=is_active)
     rows = _SESSION_CHECK.rows(session_key=credential.key, user=user_id)
     if not rows:
         return False
-    password, is_active, session_data, expire_date = rows[0]
-    if not is_active or session_data is None or expire_date is None or expire_date <= now:
+    return session_check_passes(user_id, *rows[0])
+
+
+# --- The same check as columns of another statement (the websocket's hello) ----------------
+
+
+def check_columns(credential_kind: str, key: Any, user: Any) -> list[Any]:
+    """Columns that, added to a query on a row with a ``user_id`` (``user``: an ``OuterRef``), read the check's facts.
+
+    Their values, in order, go to ``token_check_passes`` (a token) or
+    ``session_check_passes`` (a session): the same decision as
+    ``credential_is_valid``, from the same reads, in the caller's one statement.
+    ``key`` is the token's digest or the session key.
+    """
+    users = User.objects.filter(pk=user)
+    if credential_kind == "token":
+        tokens = AuthToken.objects.filter(digest=key, user_id=user)
+        return [Exists(tokens), Subquery(tokens.values("expiry")), Subquery(users.values("is_active"))]
+    session = Session.objects.filter(session_key=key)
+    return [
+        Subquery(users.values("password")),
+        Subquery(users.values("is_active")),
+        Subquery(session.values("session_data")),
+        Subquery(session.values("expire_date")),
+    ]
+
+
+def token_check_passes(*, found: object, expiry: datetime | None, is_active: object) -> bool:
+    """A token's row was ``found``, its ``expiry`` (None: none) is ahead, and its user ``is_active``."""
+    return bool(found) and bool(is_active) and (expiry is None or expiry > timezone.now())
+
+
+def session_check_passes(
+    user_id: int, password: str | None, is_active: object, session_data: str | None, expire_date: datetime | None
+) -> bool:
+    """What ``credential_is_valid`` decides for a session, from the user's and the session's columns."""
+    if password is None or not is_active or session_data is None or expire_date is None:
+        return False
+    if expire_date <= timezone.now():
         return False
     session = SessionStore().decode(session_data)
     if (
