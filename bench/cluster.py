@@ -5,7 +5,7 @@ each count takes the other hosts out of HAProxy's rotation (its admin socket: ``
 paylane_hosts/appN state maint``) and runs ``--clients`` client processes, each with one keep-alive
 HTTPS connection to HAProxy, POSTing ``/api/v1/transfers/`` with a Bearer token, the payer's PIN
 and an ``Idempotency-Key``, for ``--seconds``. Beside each run it reads every process's CPU time
-from /proc: the share of a core each part of the cluster used (daphne, nginx, HAProxy, PgBouncer,
+from /proc: the share of a core each part of the cluster used (gunicorn, daphne, nginx, HAProxy, PgBouncer,
 PostgreSQL, Redis, the clients). ``deploy/cluster/down`` at the end.
 """
 
@@ -38,7 +38,8 @@ CLUSTER_PY = ROOT / "deploy" / "cluster" / "cluster.py"
 APP_ENV = {"PAYLANE_TRANSFER_RATE": "1000000/s"}
 # Which part of the cluster a process is, by its command line.
 PARTS = [
-    ("daphne", "daphne"),
+    ("gunicorn", "gunicorn"),  # the HTTP workers (deploy/Procfile's web)
+    ("daphne", "daphne"),  # the websocket server (ws)
     ("nginx", "nginx"),
     ("haproxy", "haproxy"),
     ("pgbouncer", "pgbouncer"),
