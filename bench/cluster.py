@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
-import random
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import harness
-from bench.transfers import PIN, wallets_create
+from bench.http import api_transfers
+from bench.transfers import wallets_create
 from deploy.cluster.cluster import Cluster
 from deploy.cluster.postgres import PG_NODES
 from deploy.cluster.processes import descendants
@@ -93,28 +91,13 @@ def haproxy_admin(folder: Path, command: str) -> str:
 def client_job(
     port: int, cafile: str, tokens: dict[int, str], user_ids: list[int]
 ) -> Callable[[int], Callable[[], None]]:
-    def make(index: int) -> Callable[[], None]:
+    """bench http's API clients, through the cluster's HAProxy (its self-signed certificate)."""
+
+    def connect() -> http.client.HTTPConnection:
         context = ssl.create_default_context(cafile=cafile)
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
-        rng = random.Random(index)
+        return http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
 
-        def transfer() -> None:
-            sender, receiver = rng.sample(user_ids, 2)
-            body = json.dumps({"to_user_id": receiver, "amount": "1.00", "pin": PIN})
-            headers = {
-                "Authorization": f"Bearer {tokens[sender]}",
-                "Content-Type": "application/json",
-                "Idempotency-Key": str(uuid.uuid4()),
-            }
-            conn.request("POST", "/api/v1/transfers/", body=body, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            if response.status != 201:
-                raise RuntimeError(f"HTTP {response.status}: {answer[:300]!r}")
-
-        return transfer
-
-    return make
+    return api_transfers(connect, tokens, user_ids)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

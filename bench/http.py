@@ -148,9 +148,17 @@ def person_join(stack: Stack, mobile: str) -> tuple[int, str]:
 
 def api_job(stack: Stack, tokens: dict[int, str], user_ids: list[int]) -> Callable[[int], Callable[[], None]]:
     """POST /api/v1/transfers/ as a program does: Bearer token, PIN, a new Idempotency-Key each time."""
+    return api_transfers(lambda: connection(stack), tokens, user_ids)
+
+
+def api_transfers(
+    connect: Callable[[], http.client.HTTPConnection], tokens: dict[int, str], user_ids: list[int]
+) -> Callable[[int], Callable[[], None]]:
+    """A client per index, on its own keep-alive connection (``connect()``), paying between random
+    pairs of ``user_ids`` with their Bearer token, the PIN and a new Idempotency-Key each time."""
 
     def make(index: int) -> Callable[[], None]:
-        conn = connection(stack)
+        conn = connect()
         rng = random.Random(index)
 
         def transfer() -> None:
@@ -163,9 +171,9 @@ def api_job(stack: Stack, tokens: dict[int, str], user_ids: list[int]) -> Callab
             }
             conn.request("POST", "/api/v1/transfers/", body=body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            answer = response.read()
             if response.status != 201:
-                raise RuntimeError(f"HTTP {response.status}")
+                raise RuntimeError(f"HTTP {response.status}: {answer[:300]!r}")
 
         return transfer
 
