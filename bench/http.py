@@ -78,9 +78,19 @@ def daphnes_start(
     }
     ports = [free_port() for _ in range(count)]
     prefix = os.environ.get("PAYLANE_BENCH_DAPHNE_PREFIX", "").split()  # e.g. "-m cProfile -o /tmp/d.prof"
+    # PAYLANE_BENCH_WS_SERVER=uvicorn: the same ASGI application under uvicorn (uvloop, httptools,
+    # websockets-sansio), for a comparison of websocket servers; deploy/Procfile's is daphne.
+    server = os.environ.get("PAYLANE_BENCH_WS_SERVER", "daphne")
+
+    def command(port: int) -> list[str]:
+        if server == "uvicorn":
+            options = ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--log-level", "warning"]
+            return [sys.executable, *prefix, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *options]
+        return [sys.executable, *prefix, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+
     procs = [
         subprocess.Popen(
-            [sys.executable, *prefix, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+            [*command(port), "project.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -6,7 +6,10 @@ schedule whatever the others do), round robin over ``--storm-daphnes`` fresh
 daphne processes behind one Redis, as a load balancer would spread them; one
 storm per rate of a comma list, so the report shows where the latency target
 stops holding. A handshake counts as accepted when its hello frame arrives,
-and its time runs from the TCP connect to that hello.
+and its time runs from the TCP connect to that hello. The storm's client is
+bench/wsclient.py (a handshake and a hello, little else: it shares the cores
+with the servers it measures); its own CPU per handshake is reported beside
+the daphnes'.
 
 ``hold``: ``--sockets`` sockets, one user each, opened by ``--clients`` client
 processes (each process has its own file-descriptor budget) against another
@@ -24,9 +27,12 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import resource
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import uvloop
 
 from bench import harness
 from bench.http import DEFAULT_REDIS_URL
@@ -42,6 +48,7 @@ from bench.ws import (
     socket_open,
     tokens_create,
 )
+from bench.wsclient import hello_open
 
 # issue 15's targets: the first storm rate (500/s) all accepted within this p99; idle sockets within this memory.
 STORM_P99_TARGET_MS = 50.0
@@ -78,7 +85,7 @@ async def _storm(ports: list[int], tokens: list[str], rate: float, timeout: floa
         await asyncio.sleep(max(0.0, began + index / rate - time.perf_counter()))
         try:
             # Round robin over the daphnes, as a load balancer in front of them would.
-            ws, _, seconds = await socket_open(ports[index % len(ports)], token, timeout=timeout)
+            ws, seconds = await hello_open(ports[index % len(ports)], token, timeout=timeout)
         except Exception as exc:
             failures.append(type(exc).__name__)
             return
@@ -101,7 +108,13 @@ async def _storm(ports: list[int], tokens: list[str], rate: float, timeout: floa
 
 
 def storm_main(ports: list[int], tokens: list[str], rate: float, timeout: float, out: Any) -> None:
-    out.put(asyncio.run(_storm(ports, tokens, rate, timeout)))
+    """One storm in this (forked) process; its result, with the client's own CPU per handshake."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = uvloop.run(_storm(ports, tokens, rate, timeout))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["client_cpu_ms_per_handshake"] = round(1000 * cpu / max(1, len(tokens)), 2)
+    out.put(result)
 
 
 # --- Idle sockets ----------------------------------------------------------------------
@@ -296,7 +309,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("connect storm:")
         columns = ["daphnes", "handshakes", "offered_rate", "accepted_pct", "seconds", "p50_ms", "p99_ms", "max_ms"]
         extra = ["xact_commit_per_handshake"] if "xact_commit_per_handshake" in storms[0] else []
-        print(harness.table(storms, [*columns, "daphne_cpu_ms_per_handshake", *extra]))
+        print(harness.table(storms, [*columns, "daphne_cpu_ms_per_handshake", "client_cpu_ms_per_handshake", *extra]))
         first = storms[0]
         print(
             f"storm target: {first['handshakes']} handshakes at {first['offered_rate']:.0f}/s, accepted "

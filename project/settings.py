@@ -163,10 +163,16 @@ def _database(url_variable: str) -> dict[str, Any]:
         options = " ".join(f"-c {name}={value}" for name, value in PAYLANE_DB_TIMEOUTS.items())
         existing = database.setdefault("OPTIONS", {}).get("options", "")
         database["OPTIONS"]["options"] = f"{existing} {options}".strip()
-    # With the pool: each connection is checked (one empty query) as it is handed out,
-    # so one that PostgreSQL dropped (restart, failover, an administrator) is replaced
-    # instead of failing the request that drew it.
+    # With the pool: each connection is checked as it is handed out, so one that PostgreSQL
+    # dropped (restart, failover, an administrator) is replaced instead of failing the
+    # request that drew it.
     database["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    if postgres and PAYLANE_DB_POOL_SIZE > 0 and database["CONN_HEALTH_CHECKS"]:
+        # The check looks at the idle socket first and sends the empty query only when something
+        # arrived on it (PostgreSQL said goodbye, the peer reset): project/database/liveness.py.
+        from project.database.liveness import connection_check
+
+        database["OPTIONS"]["pool"]["check"] = connection_check
     return database
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import psycopg
+import psycopg_pool
 import pytest
 from django.db import connection
 
@@ -47,4 +48,44 @@ def test_a_pooled_connection_postgresql_dropped_is_replaced_before_a_request_use
 
     found = token_authenticate(key=key)
     assert found is not None and found[0] == alice
+    assert backend_pid() != dropped
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each empty-query check the pool sends (psycopg_pool's ``check_connection``), by backend pid."""
+    sent: list[int] = []
+    original = psycopg_pool.ConnectionPool.check_connection
+
+    def counted(conn: psycopg.Connection) -> None:
+        sent.append(conn.info.backend_pid)
+        original(conn)
+
+    monkeypatch.setattr(psycopg_pool.ConnectionPool, "check_connection", staticmethod(counted))
+    return sent
+
+
+def test_a_live_idle_connection_is_handed_out_without_a_round_trip(
+    alice: User, pool_of_one: None, checks: list[int]
+) -> None:
+    key = token_issue(user=alice)
+    first = backend_pid()
+    connection.close()  # back to the pool, idle and alive
+
+    assert token_authenticate(key=key) is not None
+    assert backend_pid() == first
+    assert checks == []  # its socket had nothing to say: no empty query
+
+
+def test_a_dropped_connection_is_found_by_its_socket_and_checked(
+    alice: User, pool_of_one: None, checks: list[int]
+) -> None:
+    key = token_issue(user=alice)
+    dropped = backend_pid()
+    connection.close()
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [dropped])  # returns once it is gone
+
+    assert token_authenticate(key=key) is not None
+    assert checks == [dropped]  # the goodbye on its socket sent it to the empty query, which failed
     assert backend_pid() != dropped
