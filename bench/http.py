@@ -7,8 +7,10 @@ one keep-alive HTTPS connection to nginx, POST ``/api/v1/transfers/`` with a Bea
 payer's PIN and a fresh ``Idempotency-Key`` on every request. The service level is
 ``wallets.payments.payment_send`` (the PIN's check, the transfer, its push through Redis: what the
 API view calls) in ``--processes`` worker processes, one database connection each: as many as the
-``--processes`` HTTP workers hold (one sync worker, one connection). It runs just before and just
-after the HTTP run; the ratio is HTTP transfers/s over their mean.
+``--processes`` HTTP workers hold (one sync worker, one connection). The runs alternate: service,
+HTTP, service, HTTP, service (``--rounds`` HTTP runs); each HTTP run's ratio is its transfers/s over
+the mean of the service runs just before and after it, and the figure is their median, so a
+drift of a shared machine's speed moves both sides of each ratio.
 
 Pages (production server only): signed-in people GET ``/dashboard/``, and pay on ``/transfer/``:
 GET the form (its one-time form token and CSRF token), POST it (302 to the dashboard).
@@ -332,12 +334,11 @@ def server_compare(
             joined, token = person_join(stack, "+917199999999")
             tokens[joined] = token
         proxied_before = stack.proxied()
-        runs = [
-            ("service", service_job(user_ids), args.processes),
-            ("api", api_job(stack, tokens, [*tokens]), args.clients),
-            ("service", service_job(user_ids), args.processes),
-        ]
-        for kind, job, workers in runs:
+        # service, API, service, API, ..., service: each API run between two service runs, so a
+        # drift of the machine's speed (other work on a shared host) moves both sides of each ratio.
+        service = ("service", service_job(user_ids), args.processes)
+        api = ("api", api_job(stack, tokens, [*tokens]), args.clients)
+        for kind, job, workers in [service, *[api, service] * args.rounds]:
             run = harness.measure(f"{kind}/{name}", job, workers=workers, seconds=args.seconds)
             rows.append({"server": name, "kind": kind, "processes": args.processes, **run.summary()})
         time.sleep(0.5)  # nginx's access lines reach the log
@@ -350,18 +351,30 @@ def server_compare(
             ):
                 run = harness.measure(f"{kind}/{name}", job, workers=args.clients, seconds=args.seconds)
                 rows.append({"server": name, "kind": kind, "processes": args.processes, **run.summary()})
-    service = statistics.fmean(r["per_second"] for r in rows if r["kind"] == "service")
-    api = next(r for r in rows if r["kind"] == "api")
     ratio = {
         "server": name,
         "processes": args.processes,
         "clients": args.clients,
-        "api_per_second": api["per_second"],
-        "service_per_second": round(service, 1),
-        "ratio": round(api["per_second"] / service, 3) if service else None,
+        **alternation_ratio([r for r in rows if r["kind"] in ("service", "api")]),
         "proxied_requests": proxied,
     }
     return rows, ratio
+
+
+def alternation_ratio(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """API transfers/s over the service's, from runs alternating service, API, service, ...: each
+    API run against the mean of the service runs just before and after it; the median of those."""
+    pairs = [
+        (runs[i]["per_second"], statistics.fmean([runs[i - 1]["per_second"], runs[i + 1]["per_second"]]))
+        for i in range(1, len(runs) - 1, 2)
+    ]
+    ratios = [api / service for api, service in pairs if service]
+    return {
+        "api_per_second": round(statistics.median(api for api, _ in pairs), 1),
+        "service_per_second": round(statistics.median(service for _, service in pairs), 1),
+        "ratios": [round(r, 3) for r in ratios],
+        "ratio": round(statistics.median(ratios), 3) if ratios else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -379,6 +392,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help=f"comma-separated, from {','.join(SERVERS)}; 'all'; 'production' (deploy/Procfile's)",
     )
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="API runs, each between two service runs (the ratio: their median)"
+    )
     parser.add_argument("--no-pages", action="store_true", help="skip the dashboard and page-transfer runs")
     parser.add_argument("--name", default="http")
     parser.add_argument("--rtt", type=float, metavar="MS", help=netem.RTT_HELP)
@@ -424,8 +440,8 @@ def _run(args: argparse.Namespace, servers: list[str], production: str) -> dict[
     for r in ratios:
         mark = " (production)" if r["server"] == production else ""
         print(
-            f"RATIO http/service  {r['server']}{mark}: {r['ratio']}  "
-            f"(API {r['api_per_second']}/s through nginx, {r['clients']} clients; service {r['service_per_second']}/s, "
+            f"RATIO http/service  {r['server']}{mark}: {r['ratio']}  (median of {r['ratios']}; "
+            f"API {r['api_per_second']}/s through nginx, {r['clients']} clients; service {r['service_per_second']}/s, "
             f"{r['processes']} processes = {r['processes']} database connections; target >= 0.5)"
         )
     payload = {"args": vars(args), "production_server": production, "runs": rows, "ratios": ratios}

@@ -176,11 +176,6 @@ def _database(url_variable: str) -> dict[str, Any]:
     return database
 
 
-# PostgreSQL connections come from a pool per process (Django's own, on psycopg 3's
-# psycopg_pool): under ASGI Django closes its connection after every request and
-# every database_sync_to_async call (CONN_MAX_AGE must stay 0 there), and without
-# the pool each of those opened a new PostgreSQL backend (~3 ms of CPU). The pool
-# hands the same connections out again. PAYLANE_DB_POOL_SIZE=0 turns it off.
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": _database("DATABASE_URL")}
     # A streaming standby for read-only work (docs/scaling.md, "Read replica"): history,
