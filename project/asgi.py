@@ -23,6 +23,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from project.observability.daphne_access import access_log_reroute  # noqa: E402
 from realtime.auth import SessionCredentialMiddleware, TokenAuthMiddleware, TokenOrSessionAuth  # noqa: E402
 from realtime.autobahn_patch import autobahn_debug_lazy  # noqa: E402
+from realtime.collector import collector_tune  # noqa: E402
 from realtime.daphne_close import allow_registered_close_codes  # noqa: E402
 from realtime.daphne_timeouts import daphne_timeouts_spread  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -51,3 +52,4 @@ application = ProtocolTypeRouter(
 # thousand sockets open, collections had paused daphne for up to ~100 ms
 # (docs/performance.md, connect storm).
 gc.freeze()
+collector_tune()  # young collections rarer: they paused pushes for 4 to 40 ms each (realtime/collector.py)
