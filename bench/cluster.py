@@ -12,6 +12,7 @@ PostgreSQL, Redis, the clients). ``deploy/cluster/down`` at the end.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import ssl
@@ -25,7 +26,6 @@ from typing import Any
 
 from bench import harness
 from bench.http import api_transfers
-from bench.httpclient import KeepAlive
 from bench.transfers import wallets_create
 from deploy.cluster.cluster import Cluster
 from deploy.cluster.postgres import PG_NODES
@@ -93,8 +93,11 @@ def client_job(
 ) -> Callable[[int], Callable[[], None]]:
     """bench http's API clients, through the cluster's HAProxy (its self-signed certificate)."""
 
-    context = ssl.create_default_context(cafile=cafile)
-    return api_transfers(lambda: KeepAlive(port, context), tokens, user_ids)
+    def connect() -> http.client.HTTPConnection:
+        context = ssl.create_default_context(cafile=cafile)
+        return http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
+
+    return api_transfers(connect, tokens, user_ids)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness, netem
-from bench.httpclient import KeepAlive
 from bench.stack import SERVERS, Stack, production_server, serve
 from bench.transfers import PIN, wallets_create
 
@@ -161,12 +160,11 @@ def person_join(stack: Stack, mobile: str) -> tuple[int, str]:
 
 def api_job(stack: Stack, tokens: dict[int, str], user_ids: list[int]) -> Callable[[int], Callable[[], None]]:
     """POST /api/v1/transfers/ as a program does: Bearer token, PIN, a new Idempotency-Key each time."""
-    context = ssl.create_default_context(cafile=str(stack.cafile))
-    return api_transfers(lambda: KeepAlive(stack.port, context), tokens, user_ids)
+    return api_transfers(lambda: connection(stack), tokens, user_ids)
 
 
 def api_transfers(
-    connect: Callable[[], KeepAlive], tokens: dict[int, str], user_ids: list[int]
+    connect: Callable[[], http.client.HTTPConnection], tokens: dict[int, str], user_ids: list[int]
 ) -> Callable[[int], Callable[[], None]]:
     """A client per index, on its own keep-alive connection (``connect()``), paying between random
     pairs of ``user_ids`` with their Bearer token, the PIN and a new Idempotency-Key each time."""
@@ -177,15 +175,17 @@ def api_transfers(
 
         def transfer() -> None:
             sender, receiver = rng.sample(user_ids, 2)
-            body = json.dumps({"to_user_id": receiver, "amount": "1.00", "pin": PIN}).encode()
+            body = json.dumps({"to_user_id": receiver, "amount": "1.00", "pin": PIN})
             headers = {
                 "Authorization": f"Bearer {tokens[sender]}",
                 "Content-Type": "application/json",
                 "Idempotency-Key": uuid.uuid4().hex,
             }
-            status, answer = conn.request("POST", "/api/v1/transfers/", body, headers)
-            if status != 201:
-                raise RuntimeError(f"HTTP {status}: {answer[:300]!r}")
+            conn.request("POST", "/api/v1/transfers/", body=body, headers=headers)
+            response = conn.getresponse()
+            answer = response.read()
+            if response.status != 201:
+                raise RuntimeError(f"HTTP {response.status}: {answer[:300]!r}")
 
         return transfer
 
