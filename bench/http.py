@@ -417,6 +417,7 @@ def _run(args: argparse.Namespace, servers: list[str], production: str) -> dict[
     from wallets.models import User
 
     tokens = {u.pk: token_issue(user=u) for u in User.objects.filter(pk__in=user_ids)}
+    harness.database_settle(args.database_url)
 
     rows: list[dict[str, Any]] = []
     ratios: list[dict[str, Any]] = []

@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     harness.django_setup(args.database_url, args.redis_url)
     user_ids = wallets_create(args.sockets)
     tokens = tokens_create(user_ids)
+    harness.database_settle(args.database_url)
     from django.core.management import call_command
 
     from ledger.models import Transaction

@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tokens = list(tokens_create(user_ids).values())
 
     harness.connections_release()
+    harness.database_settle(args.database_url)
     extra_env = dict(item.split("=", 1) for item in args.daphne_env)
     report: dict[str, Any] = {"args": vars(args), "nofile_limit": limit}
     ctx = mp.get_context("fork")
