@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from bench.wsclient import Refused, accept_for, hello_open
-from tests.support.live import Daphne, daphne
+from tests.support.live import Daphne, daphne, suite_redis_url
 from wallets.accounts.tokens import token_issue
 from wallets.models import User
 
@@ -20,9 +19,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Daphne]:
-    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts")
-    assert hosts, "needs REDIS_URL (the PostgreSQL + Redis pass)"
-    with daphne(redis_url=hosts[0]["address"], log_dir=tmp_path) as one:
+    with daphne(redis_url=suite_redis_url(), log_dir=tmp_path) as one:
         yield one
 
 

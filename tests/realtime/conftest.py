@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.conf import settings
 
-from tests.support.live import Daphne, daphne
+from tests.support.live import Daphne, daphne, suite_redis_url
 from wallets.models import User
 
 
@@ -19,8 +18,6 @@ def carol(register: Callable[..., User]) -> User:
 @pytest.fixture(scope="session")
 def servers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daphne, Daphne]]:
     """Two daphne processes behind the suite's Redis, serving the test database: one service."""
-    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts")
-    assert hosts, "end-to-end tests need REDIS_URL (the PostgreSQL + Redis pass)"
-    logs, redis_url = tmp_path_factory.mktemp("daphne"), hosts[0]["address"]
+    logs, redis_url = tmp_path_factory.mktemp("daphne"), suite_redis_url()
     with daphne(redis_url=redis_url, log_dir=logs) as one, daphne(redis_url=redis_url, log_dir=logs) as two:
         yield one, two

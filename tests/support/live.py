@@ -135,6 +135,15 @@ def daphne(
         _stop(proc)
 
 
+def suite_redis_url() -> str:
+    """The Redis of the suite's channel layer: what a daphne of the test must share with it."""
+    from django.conf import settings
+
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts")
+    assert hosts, "live tests need REDIS_URL (the PostgreSQL + Redis pass)"
+    return str(hosts[0]["address"])
+
+
 def _answers(url: str) -> bool:
     try:
         urllib.request.urlopen(url, timeout=1).close()

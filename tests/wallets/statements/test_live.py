@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from pypdf import PdfReader
 
 from ledger.models import Transaction
-from tests.support.live import Daphne, daphne, session_key
+from tests.support.live import Daphne, daphne, session_key, suite_redis_url
 from wallets.accounts.tokens import token_issue
 from wallets.models import User
 
@@ -35,9 +34,7 @@ QUERY = "from=2026-03-01&to=2026-03-31"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Daphne]:
-    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts")
-    assert hosts, "live tests need REDIS_URL (the PostgreSQL + Redis pass)"
-    with daphne(redis_url=hosts[0]["address"], log_dir=tmp_path) as live:
+    with daphne(redis_url=suite_redis_url(), log_dir=tmp_path) as live:
         yield live
 
 
