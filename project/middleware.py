@@ -64,13 +64,20 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
         if not is_connection_lost(exception):
             return None
-        logger.warning("database connection lost on %s: %r", request.path, exception)
-        headers = {"Retry-After": "1"}
-        if request.path.startswith("/api/"):
-            error = DatabaseUnavailable()
-            return error_response(error.http_status, error.code, error.message, headers=headers)
-        page = render_to_string("database_unavailable.html", {"message": DATABASE_UNAVAILABLE_PAGE})
-        return HttpResponse(page, status=503, headers=headers)
+        return database_unavailable_response(request, exception)
+
+
+def database_unavailable_response(request: HttpRequest, exception: BaseException) -> HttpResponse:
+    """The 503 for a request whose database connection died: the JSON envelope under /api/, else a
+    page that needs no database. Also ``handler500``'s answer when the loss surfaced outside a view
+    (a middleware: a session saved after the view, project/errors.py)."""
+    logger.warning("database connection lost on %s: %r", request.path, exception)
+    headers = {"Retry-After": "1"}
+    if request.path.startswith("/api/"):
+        error = DatabaseUnavailable()
+        return error_response(error.http_status, error.code, error.message, headers=headers)
+    page = render_to_string("database_unavailable.html", {"message": DATABASE_UNAVAILABLE_PAGE})
+    return HttpResponse(page, status=503, headers=headers)
 
 
 DATABASE_UNAVAILABLE_PAGE = (

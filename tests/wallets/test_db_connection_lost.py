@@ -6,7 +6,8 @@ row lock that connection holds, so the kill lands mid-transaction (as a killed
 primary or a PgBouncer "server conn crashed?" would). The API answers 503 with
 ``Retry-After``, nothing moved, and the retry with the same Idempotency-Key
 goes through once; the form page answers 503 with a message and keeps its
-one-time token; a websocket whose hello loses the database closes with 1013.
+one-time token; a websocket whose hello loses the database closes with 1013;
+and a loss that surfaces in a middleware, outside any view, is a 503 too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 from websockets.asyncio.client import connect
@@ -183,3 +185,52 @@ def test_a_websocket_whose_hello_loses_the_database_closes_with_1013(server: Dap
     assert killer.killed
     assert code == CLOSE_TRY_AGAIN
     assert "Traceback" not in server.output()
+
+
+@pytest.fixture
+def middleware_reads_a_dead_connection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After the view, outside DatabaseUnavailableMiddleware's reach, a middleware reads the
+    database (as a session save or an audit line would) on a connection whose backend was
+    just terminated: the loss surfaces outside any view, where only handler500 sees it."""
+    from django.middleware.clickjacking import XFrameOptionsMiddleware
+
+    original = XFrameOptionsMiddleware.process_response
+
+    def terminated_then_read(self: XFrameOptionsMiddleware, request: object, response: object) -> object:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return original(self, request, response)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(XFrameOptionsMiddleware, "process_response", terminated_then_read)
+    yield
+    connection.close()  # the test's own connection died with the request's: the teardown gets a new one
+
+
+@pytest.mark.usefixtures("middleware_reads_a_dead_connection")
+def test_a_connection_lost_in_a_middleware_answers_503_not_500_on_a_page(alice: User) -> None:
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert "lost the connection to our database" in response.content.decode()
+
+
+@pytest.mark.usefixtures("middleware_reads_a_dead_connection")
+def test_a_connection_lost_in_a_middleware_answers_503_not_500_on_the_api(alice: User) -> None:
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/v1/wallet/", headers={"Authorization": f"Bearer {token_issue(user=alice)}"})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "database_unavailable"
