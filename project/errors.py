@@ -2,9 +2,10 @@
 
 DRF views answer their own unexpected errors (``wallets.api.errors.exception_handler``);
 this covers what fails outside them under /api/: a middleware, a plain Django view. A
-database connection lost outside a view (a middleware's query: the session saved after
-the view) is not a server error but the database away: 503, as
-``DatabaseUnavailableMiddleware`` answers it inside views.
+database connection lost outside a view (a middleware's query after the view) is not a
+server error but the database away: 503, as ``DatabaseUnavailableMiddleware`` answers it
+inside views. (A session whose save after the view loses the connection is Django's own
+``SessionInterrupted``, a 400, before it gets here.)
 """
 
 from __future__ import annotations

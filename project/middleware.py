@@ -70,7 +70,7 @@ class DatabaseUnavailableMiddleware:
 def database_unavailable_response(request: HttpRequest, exception: BaseException) -> HttpResponse:
     """The 503 for a request whose database connection died: the JSON envelope under /api/, else a
     page that needs no database. Also ``handler500``'s answer when the loss surfaced outside a view
-    (a middleware: a session saved after the view, project/errors.py)."""
+    (a middleware's query after the view, project/errors.py)."""
     logger.warning("database connection lost on %s: %r", request.path, exception)
     headers = {"Retry-After": "1"}
     if request.path.startswith("/api/"):

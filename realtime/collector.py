@@ -6,8 +6,8 @@ is ``(2000, 10, 10)``). A websocket server with 2,000 sockets open allocates tha
 much for a few pushes, and its collections then paused daphne for 4 to 17 ms of
 CPU each (the middle generation) and up to 40 ms (the youngest), several times a
 second, with nothing to collect (``collected=0``): measured with ``gc.callbacks``
-in the latency benchmark's daphne (docs/performance.md, "2,000 sockets: the
-collector"). Every push that arrives during a pause waits it out.
+in the latency benchmark's daphne (docs/performance.md, "Issue 15, second
+round"). Every push that arrives during a pause waits it out.
 
 ``collector_tune`` raises the first two thresholds, so the young collections run
 25 times less often (``YOUNG``: every 50,000 allocations) and the middle ones 125
