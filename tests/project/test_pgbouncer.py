@@ -148,7 +148,7 @@ def test_through_pgbouncer_a_transfer_stuck_behind_a_held_lock_answers_503_busy(
     assert balance_of(bob) == Decimal("0.00")
     assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201
     assert balance_of(bob) == Decimal("10.00")
-    assert "Traceback" not in server.output()
+    server.assert_no_traceback()
 
 
 def test_through_pgbouncer_a_transfer_whose_server_backend_is_killed_answers_503_database_unavailable(
@@ -172,7 +172,7 @@ def test_through_pgbouncer_a_transfer_whose_server_backend_is_killed_answers_503
     assert balance_of(bob) == Decimal("0.00")
     assert post_with_headers(url, body, headers)[0] == 201
     assert balance_of(bob) == Decimal("10.00")
-    assert "Traceback" not in server.output()
+    server.assert_no_traceback()
 
 
 def test_pgbouncer_refuses_the_connection_options_the_timeouts_use_without_transaction_pooling(

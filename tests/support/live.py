@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import connection
 from django.test import Client
 
@@ -90,6 +91,12 @@ class Daphne:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
+
+    def assert_no_traceback(self) -> None:
+        """Fail, showing the whole log from its first traceback on, if the server logged one."""
+        log = self.log.read_text(errors="replace")
+        if "Traceback" in log:
+            pytest.fail(f"daphne logged a traceback:\n{log[max(0, log.index('Traceback') - 2000):]}", pytrace=False)
 
 
 @contextmanager

@@ -135,7 +135,7 @@ def test_a_transfer_whose_backend_is_killed_answers_503_and_its_retry_goes_throu
     assert first[2] == again[2]
     assert Transaction.objects.count() == before + 1
     assert (balance_of(alice), balance_of(bob)) == (Decimal("990.00"), Decimal("10.00"))
-    assert "Traceback" not in server.output()
+    server.assert_no_traceback()
 
 
 def test_a_form_whose_backend_is_killed_answers_503_with_a_message_and_is_done_once_when_sent_again(
@@ -184,7 +184,7 @@ def test_a_websocket_whose_hello_loses_the_database_closes_with_1013(server: Dap
         code = asyncio.run(hello_under_kill())
     assert killer.killed
     assert code == CLOSE_TRY_AGAIN
-    assert "Traceback" not in server.output()
+    server.assert_no_traceback()
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_a_transfer_stuck_behind_a_held_lock_answers_503_busy_and_changes_nothin
 
     assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201  # the lock is free: the retry goes through
     assert balance_of(bob) == Decimal("10.00")
-    assert "Traceback" not in server.output()
+    server.assert_no_traceback()
 
 
 def test_the_timeouts_are_set_on_web_connections_and_not_on_management_commands() -> None:
