@@ -250,7 +250,7 @@ if REDIS_URL or REDIS_SENTINELS:
     )
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "realtime.channel_layer.LocalChannelPubSubLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -79,7 +79,7 @@ def test_database_url_and_redis_url_switch_to_the_real_parts() -> None:
     )
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
-        "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "realtime.channel_layer.LocalChannelPubSubLayer",
     ], result.stderr
 
 

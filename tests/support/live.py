@@ -96,7 +96,7 @@ class Daphne:
         """Fail, showing the whole log from its first traceback on, if the server logged one."""
         log = self.log.read_text(errors="replace")
         if "Traceback" in log:
-            pytest.fail(f"daphne logged a traceback:\n{log[max(0, log.index('Traceback') - 2000):]}", pytrace=False)
+            pytest.fail(f"daphne logged a traceback:\n{log[max(0, log.index('Traceback') - 2000) :]}", pytrace=False)
 
 
 @contextmanager
