@@ -80,11 +80,17 @@ def daphnes_start(
     }
     ports = [free_port() for _ in range(count)]
     prefix = os.environ.get("PAYLANE_BENCH_DAPHNE_PREFIX", "").split()  # e.g. "-m cProfile -o /tmp/d.prof"
-    # PAYLANE_BENCH_WS_SERVER=uvicorn: the same ASGI application under uvicorn (uvloop, httptools,
-    # websockets-sansio), for a comparison of websocket servers; deploy/Procfile's is daphne.
+    # PAYLANE_BENCH_WS_SERVER=uvicorn or granian: the same ASGI application under uvicorn (uvloop,
+    # httptools, websockets-sansio) or granian, for a comparison of websocket servers (CPU and RSS
+    # counted with the worker granian forks); deploy/Procfile's is daphne.
     server = os.environ.get("PAYLANE_BENCH_WS_SERVER", "daphne")
 
     def command(port: int) -> list[str]:
+        if server == "granian":
+            # granian: HTTP and the websocket handshake parsed in Rust, the application on one asyncio loop.
+            options = ["--interface", "asginl", "--loop", "uvloop", "--workers", "1", "--runtime-mode", "st"]
+            options += ["--log-level", "warning"]
+            return [sys.executable, *prefix, "-m", "granian", "--host", "127.0.0.1", "--port", str(port), *options]
         if server == "uvicorn":
             options = ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--log-level", "warning"]
             return [sys.executable, *prefix, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *options]

@@ -81,20 +81,31 @@ def daphnes(
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU the processes have used so far (``/proc/<pid>/stat``), seconds."""
     ticks = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
+    for process in [descendant for pid in pids for descendant in process_tree(pid)]:
+        with open(f"/proc/{process}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server that forks its workers counts with them)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in os.listdir(f"/proc/{tree[index]}/task"):
+            with open(f"/proc/{tree[index]}/task/{task}/children") as children:
+                tree.extend(int(child) for child in children.read().split())
+        index += 1
+    return tree
+
+
 def rss_kib(pid: int) -> int:
-    """Resident memory of a process (``VmRSS`` in ``/proc/<pid>/status``), KiB."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """Resident memory of a process and its descendants (``VmRSS`` in ``/proc/<pid>/status``), KiB."""
+    total = 0
+    for process in process_tree(pid):
+        with open(f"/proc/{process}/status") as status:
+            total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return total
 
 
 async def socket_open(port: int, token: str, timeout: float = 10.0) -> tuple[ClientConnection, dict[str, Any], float]:
