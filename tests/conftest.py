@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.cache import cache
@@ -18,6 +21,9 @@ from tests.support.sms import last_code
 from wallets import ratelimit, services
 from wallets.accounts import pins, registration, signins, sms, verification
 from wallets.models import User
+
+if TYPE_CHECKING:
+    from tests.support.live import RedisServer
 
 # tests/cluster/ starts a whole cluster (deploy/cluster/) and kills its parts: only
 # `make cluster-test` (PAYLANE_CLUSTER_TEST=1) collects it, never `make test`.
@@ -128,6 +134,21 @@ def bob(register: Callable[..., User]) -> User:
 def balance_of(user: User) -> Decimal:
     user.wallet.refresh_from_db()
     return user.wallet.balance
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (never the machine's shared one), to stop, stall or restart."""
+    from tests.support.live import RedisServer  # here: tests.support.live imports this module
+
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None:
+            os.kill(server.proc.pid, signal.SIGCONT)  # a test may have stalled it (SIGSTOP)
+        server.stop()
 
 
 @pytest.fixture

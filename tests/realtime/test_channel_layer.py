@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 import redis.asyncio
 
 from realtime.channel_layer import LocalChannelPubSubLayer
 from tests.support.live import RedisServer
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def subscriptions(server: RedisServer) -> set[bytes]:

@@ -40,18 +40,6 @@ WAIT = 20.0
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.proc is not None:
-            os.kill(server.proc.pid, signal.SIGCONT)
-        server.stop()
-
-
-@pytest.fixture
 def layer_on(private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The production channel layer (Pub/Sub, as settings.py configures it) on the private redis-server."""
     monkeypatch.setattr(pusher, "PUSH_TIMEOUT", STALL)

@@ -3,9 +3,6 @@ window's expiry set by the hit that opens it, and values django-redis reads and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from django.test import override_settings
 from django_redis.cache import RedisCache
@@ -15,18 +12,8 @@ from wallets import ratelimit
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def redis_cache(redis_server: RedisServer) -> RedisCache:
-    return RedisCache(redis_server.url, {"KEY_PREFIX": "paylane"})
+def redis_cache(private_redis: RedisServer) -> RedisCache:
+    return RedisCache(private_redis.url, {"KEY_PREFIX": "paylane"})
 
 
 def commands(cache: RedisCache) -> dict[str, int]:
@@ -58,10 +45,10 @@ def test_a_hit_is_one_round_trip_to_redis(redis_cache: RedisCache) -> None:
 
 
 def test_a_hit_through_the_configured_cache_takes_the_one_round_trip(
-    redis_server: RedisServer, redis_cache: RedisCache, db: None
+    private_redis: RedisServer, redis_cache: RedisCache, db: None
 ) -> None:
     """``hit`` as the API and the pages call it, with CACHES naming the Redis server (production's)."""
-    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_server.url}}
+    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": private_redis.url}}
     # Restored inside the test, while the server still answers (the suite clears the cache after each test).
     with override_settings(CACHES=caches, PAYLANE_TRANSFER_RATE="2/m"):
         assert ratelimit.hit(ratelimit.MONEY_MOVEMENTS, 42).allowed
