@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import statistics
 import time
@@ -21,9 +22,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from bench import harness
 from bench.http import DEFAULT_REDIS_URL
 from bench.transfers import PIN, wallets_create
+from bench.ws import cpu_seconds
 
 
 def api_caller(tokens: dict[int, str], user_ids: list[int]) -> Callable[[], None]:
@@ -96,6 +100,24 @@ def cpu_ms(call: Callable[[], None], count: int) -> float:
     return (time.process_time() - began) * 1000 / count
 
 
+def postgres_backends(database_url: str) -> list[int]:
+    """The process ids of the database's client backends (this process's connections), if they run here."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [pid for (pid,) in rows if os.path.exists(f"/proc/{pid}/stat")]
+
+
+def cpu_ms_with_postgres(call: Callable[[], None], count: int, database_url: str) -> tuple[float, float | None]:
+    """CPU ms per call in this process, and in PostgreSQL's backends (None when they are not on this machine)."""
+    backends = postgres_backends(database_url)
+    before = cpu_seconds(backends) if backends else 0.0
+    here = cpu_ms(call, count)
+    return here, (cpu_seconds(backends) - before) * 1000 / count if backends else None
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench http_profile", description=__doc__)
     parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL)
@@ -106,8 +128,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--profile", action="store_true", help="pyinstrument over one more round of each")
     parser.add_argument("--name", default="http_profile")
     args = parser.parse_args(argv)
-
-    import os
 
     os.environ.setdefault("PAYLANE_TRANSFER_RATE", "1000000/s")
     os.environ.setdefault("PAYLANE_PROXY_COUNT", "1")
@@ -124,14 +144,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tokens = {u.pk: token_issue(user=u) for u in User.objects.filter(pk__in=user_ids)}
     api, service = api_caller(tokens, user_ids), service_caller(user_ids)
     api(), service()  # warm: imports, compiled statements, pool
-    rounds = []
+    rounds: list[dict[str, float | None]] = []
+    postgres_ms: dict[str, list[float]] = {"api": [], "service": []}
     for _ in range(args.rounds):
-        rounds.append({"api_cpu_ms": cpu_ms(api, args.requests), "service_cpu_ms": cpu_ms(service, args.requests)})
-    api_ms = statistics.median(r["api_cpu_ms"] for r in rounds)
-    service_ms = statistics.median(r["service_cpu_ms"] for r in rounds)
+        api_cpu, api_postgres = cpu_ms_with_postgres(api, args.requests, args.database_url)
+        service_cpu, service_postgres = cpu_ms_with_postgres(service, args.requests, args.database_url)
+        rounds.append(
+            {
+                "api_cpu_ms": api_cpu,
+                "service_cpu_ms": service_cpu,
+                "api_postgres_cpu_ms": api_postgres,
+                "service_postgres_cpu_ms": service_postgres,
+            }
+        )
+        if api_postgres is not None and service_postgres is not None:
+            postgres_ms["api"].append(api_postgres)
+            postgres_ms["service"].append(service_postgres)
+    api_ms = statistics.median(r["api_cpu_ms"] or 0.0 for r in rounds)
+    service_ms = statistics.median(r["service_cpu_ms"] or 0.0 for r in rounds)
     print(f"API transfer in-process   {api_ms:.3f} ms of CPU each (median of {args.rounds} rounds of {args.requests})")
     print(f"service call (payment_send) {service_ms:.3f} ms of CPU each")
     print(f"RATIO api/service CPU: {api_ms / service_ms:.2f}   (API overhead {api_ms - service_ms:.3f} ms)")
+    postgres = {}
+    if len(postgres_ms["api"]) == len(rounds):
+        postgres = {f"{side}_postgres_cpu_ms": round(statistics.median(ms), 3) for side, ms in postgres_ms.items()}
+        print(
+            f"PostgreSQL's CPU: {postgres['api_postgres_cpu_ms']:.3f} ms per API transfer, "
+            f"{postgres['service_postgres_cpu_ms']:.3f} ms per service call"
+        )
     profiles = {}
     if args.profile:
         from pyinstrument import Profiler
@@ -153,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "api_cpu_ms": round(api_ms, 3),
         "service_cpu_ms": round(service_ms, 3),
         "ratio": round(api_ms / service_ms, 3),
+        **postgres,
     }
     print(f"wrote {harness.write_results(args.name, payload)}")
     return payload

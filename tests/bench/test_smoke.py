@@ -96,6 +96,22 @@ def test_http_benchmark_runs_transfers_through_make_serves_proxy_and_the_service
         assert len(ratio["ratios"]) == 2 and ratio["ratio"] > 0  # --rounds 2: one ratio per API run
 
 
+def test_http_profile_measures_the_api_the_service_and_postgresql_beside_them(
+    tmp_path: Path, database_url: str
+) -> None:
+    report = bench(
+        "http_profile",
+        database_url,
+        tmp_path,
+        *("--wallets", "5", "--requests", "40", "--rounds", "1"),
+        *redis_options(),
+    )
+    assert report["api_cpu_ms"] > 0 and report["service_cpu_ms"] > 0
+    # PostgreSQL runs on this machine in the suite: its backends' CPU is read (in clock ticks, so
+    # only the sum of 80 transfers' is sure to be above zero).
+    assert report["api_postgres_cpu_ms"] + report["service_postgres_cpu_ms"] > 0
+
+
 def test_latency_benchmark_delivers_every_event_to_both_parties(tmp_path: Path, database_url: str) -> None:
     report = bench(
         "latency",
