@@ -80,7 +80,7 @@ def top(driver: Any, css: str) -> float:
 
 @pytest.fixture
 def a_month(register: Callable[..., User], monkeypatch: pytest.MonkeyPatch) -> dict[str, User]:
-    """A month of alice's life: pay, paid, top-ups, one refused attempt, on days in the last five weeks."""
+    """A month of alice's life: pay, paid, top-ups, one refused attempt, on days in the last five weeks and today."""
     alice, bob = register("alice", mobile="+919876543210"), register("bob", balance="900.00")
     carol, dan = register("carol", balance="800.00"), register("dan", balance="400.00")
     now = timezone.now()
@@ -112,6 +112,8 @@ def a_month(register: Callable[..., User], monkeypatch: pytest.MonkeyPatch) -> d
         services.transfer_create(sender=alice, to_user_id=dan.pk, amount="99999.00")
     except services.InsufficientFunds:
         pass
+    on(0, 0)  # and a payment today: "this month" has people in it on the first of a month too (local time)
+    services.transfer_create(sender=dan, to_user_id=alice.pk, amount="12.00", note="tea")
     monkeypatch.undo()
     return {"alice": alice, "bob": bob, "carol": carol, "dan": dan}
 
