@@ -42,7 +42,9 @@ def test_a_pooled_connection_postgresql_dropped_is_replaced_before_a_request_use
     dropped = backend_pid()
     connection.close()  # back to the pool, idle
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [dropped])
+        # Waits until the backend has gone (up to 5 s): without the wait the next checkout could
+        # come first and find the socket still quiet, as a request racing a restart can (503).
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [dropped])
 
     key = token_issue(user=alice)  # the next request's first query: no error
 
