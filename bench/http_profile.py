@@ -118,6 +118,9 @@ def cpu_ms_with_postgres(call: Callable[[], None], count: int, database_url: str
     return here, (cpu_seconds(backends) - before) * 1000 / count if backends else None
 
 
+POSTGRES_KEYS = ("api_postgres_cpu_ms", "service_postgres_cpu_ms")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench http_profile", description=__doc__)
     parser.add_argument("--database-url", default=harness.DEFAULT_DATABASE_URL)
@@ -144,8 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tokens = {u.pk: token_issue(user=u) for u in User.objects.filter(pk__in=user_ids)}
     api, service = api_caller(tokens, user_ids), service_caller(user_ids)
     api(), service()  # warm: imports, compiled statements, pool
-    rounds: list[dict[str, float | None]] = []
-    postgres_ms: dict[str, list[float]] = {"api": [], "service": []}
+    rounds: list[dict[str, Any]] = []
     for _ in range(args.rounds):
         api_cpu, api_postgres = cpu_ms_with_postgres(api, args.requests, args.database_url)
         service_cpu, service_postgres = cpu_ms_with_postgres(service, args.requests, args.database_url)
@@ -157,17 +159,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "service_postgres_cpu_ms": service_postgres,
             }
         )
-        if api_postgres is not None and service_postgres is not None:
-            postgres_ms["api"].append(api_postgres)
-            postgres_ms["service"].append(service_postgres)
-    api_ms = statistics.median(r["api_cpu_ms"] or 0.0 for r in rounds)
-    service_ms = statistics.median(r["service_cpu_ms"] or 0.0 for r in rounds)
+    api_ms = statistics.median(r["api_cpu_ms"] for r in rounds)
+    service_ms = statistics.median(r["service_cpu_ms"] for r in rounds)
     print(f"API transfer in-process   {api_ms:.3f} ms of CPU each (median of {args.rounds} rounds of {args.requests})")
     print(f"service call (payment_send) {service_ms:.3f} ms of CPU each")
     print(f"RATIO api/service CPU: {api_ms / service_ms:.2f}   (API overhead {api_ms - service_ms:.3f} ms)")
     postgres = {}
-    if len(postgres_ms["api"]) == len(rounds):
-        postgres = {f"{side}_postgres_cpu_ms": round(statistics.median(ms), 3) for side, ms in postgres_ms.items()}
+    if all(r["api_postgres_cpu_ms"] is not None and r["service_postgres_cpu_ms"] is not None for r in rounds):
+        postgres = {key: round(statistics.median(r[key] for r in rounds), 3) for key in POSTGRES_KEYS}
         print(
             f"PostgreSQL's CPU: {postgres['api_postgres_cpu_ms']:.3f} ms per API transfer, "
             f"{postgres['service_postgres_cpu_ms']:.3f} ms per service call"
