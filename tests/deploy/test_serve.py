@@ -21,11 +21,14 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
@@ -171,6 +174,33 @@ def test_the_proxy_spreads_requests_over_every_http_worker(stack: Stack) -> None
         assert client.get("/").status == 200
     used = set(re.findall(r"proxy\.1 .*upstream=127\.0\.0\.1:(\d+)", stack.output()))
     assert {str(p) for p in stack.web_ports} <= used
+
+
+def test_a_request_never_queues_behind_a_busy_http_worker_while_another_is_free(stack: Stack) -> None:
+    # A sync worker answers one request at a time, and a request handed to a busy one waits in its
+    # listen queue. nginx's least_conn hands it to a free worker instead: with round robin, every
+    # other request below would wait for the locked one (up to PAYLANE_DB_LOCK_TIMEOUT, 5 s).
+    _, token = sign_up_with_the_api(stack, "carol", "+919812300003")
+    with ThreadPoolExecutor(1) as pool, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE wallets_wallet IN ACCESS EXCLUSIVE MODE")
+        held = pool.submit(Client(stack, token=token).get, "/api/v1/wallet/")
+        waiting_for_the_lock(cursor)
+        client = Client(stack)
+        for _ in range(2 * stack.web_processes):
+            started = time.monotonic()
+            assert client.get("/").status == 200
+            assert time.monotonic() - started < 2.0
+    assert held.result(timeout=WAIT).status == 200  # answered once the lock was gone
+
+
+def waiting_for_the_lock(cursor: Any) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        if cursor.fetchone()[0]:
+            return
+        time.sleep(0.02)
+    pytest.fail("the wallet request never reached the locked table")
 
 
 def test_readyz_and_metrics_answer_through_the_proxy(stack: Stack) -> None:
