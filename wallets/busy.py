@@ -6,7 +6,7 @@ durable transaction around it rolls back; SQLite gives up after its busy
 timeout with "database is locked". Each becomes ``Busy`` (503 ``busy`` on the
 API, a form error on the pages): a client may retry, with its Idempotency-Key.
 
-The same block turns a lost database connection into ``DatabaseUnavailable``
+The same block turns a lost database connection (or a server that refuses writes) into ``DatabaseUnavailable``
 (503 ``database_unavailable``, ``wallets.database_unavailable``): the pages and
 the API then answer it as a refusal, but one whose outcome is unknown.
 """
@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
 
 from wallets.database_unavailable import is_connection_lost
 from wallets.errors import Busy, DatabaseUnavailable
@@ -39,7 +39,7 @@ def busy_on_timeout() -> Iterator[None]:
     """A lock or statement timeout inside the block becomes ``Busy``; a lost connection ``DatabaseUnavailable``."""
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
+    except (OperationalError, InterfaceError, InternalError) as exc:  # InternalError: a write refused, 25006
         if is_timeout(exc):
             raise Busy() from exc
         if is_connection_lost(exc):

@@ -11,7 +11,7 @@ import json
 
 import psycopg
 import pytest
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, IntegrityError, InterfaceError, InternalError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
@@ -44,8 +44,10 @@ def _pg(sqlstate_class: type[psycopg.Error], message: str = "boom") -> psycopg.E
         _django(OperationalError, psycopg.OperationalError("consuming input failed: server closed the connection")),
         _django(InterfaceError, psycopg.InterfaceError("the connection is closed")),
         InterfaceError("connection already closed"),
+        # A demoted primary (a standby now) or a read-only database, refusing a write.
+        _django(InternalError, _pg(psycopg.errors.ReadOnlySqlTransaction, "cannot execute INSERT in a read-only")),
     ],
-    ids=["57P01", "08P01", "57P03", "53300", "socket", "psycopg-closed", "django-closed"],
+    ids=["57P01", "08P01", "57P03", "53300", "socket", "psycopg-closed", "django-closed", "25006"],
 )
 def test_a_dead_connection_is_database_unavailable(error: DatabaseError) -> None:
     assert is_connection_lost(error)
@@ -61,9 +63,10 @@ def test_a_dead_connection_is_database_unavailable(error: DatabaseError) -> None
         OperationalError("database is locked"),  # SQLite's busy timeout: busy
         OperationalError("no such table: wallets_wallet"),  # a bug: 500
         _django(IntegrityError, _pg(psycopg.errors.UniqueViolation)),
+        _django(InternalError, _pg(psycopg.errors.InFailedSqlTransaction)),  # 25P02: a bug, 500
         ValueError("not a database error"),
     ],
-    ids=["55P03", "57014", "sqlite-locked", "sqlite-other", "integrity", "other"],
+    ids=["55P03", "57014", "sqlite-locked", "sqlite-other", "integrity", "25P02", "other"],
 )
 def test_timeouts_and_other_errors_are_not(error: Exception) -> None:
     assert not is_connection_lost(error)

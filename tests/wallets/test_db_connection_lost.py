@@ -8,6 +8,8 @@ primary or a PgBouncer "server conn crashed?" would). The API answers 503 with
 goes through once; the form page answers 503 with a message and keeps its
 one-time token; a websocket whose hello loses the database closes with 1013;
 and a loss that surfaces in a middleware, outside any view, is a 503 too.
+A server that refuses writes (the database set read-only, as a primary
+demoted in a failover is) answers the same 503, on the API and the pages.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -167,6 +170,60 @@ def test_a_form_whose_backend_is_killed_answers_503_with_a_message_and_is_done_o
             assert done.url.endswith("/dashboard/")
     assert Transaction.objects.count() == before + 1
     assert (balance_of(alice), balance_of(bob)) == (Decimal("993.00"), Decimal("7.00"))
+
+
+@contextmanager
+def writes_refused() -> Iterator[None]:
+    """Every new session of the test database refuses writes (25006), and the sessions open now are
+    ended: a failover's demoted primary (Patroni restarts it as a standby) reached by a route that
+    has not moved yet. The server's pool reconnects onto read-only sessions. Undone the same way."""
+    name = connection.settings_dict["NAME"]
+    others = (
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        cursor.execute(others)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+            cursor.execute(others)
+
+
+def test_a_server_that_refuses_writes_answers_503_on_the_api_and_the_pages_and_moves_nothing(
+    server: Daphne, alice: User, bob: User
+) -> None:
+    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "read-only-1"}
+    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
+    url = server.http + "/api/v1/transfers/"
+    page = Browserless(server.http, session_key(alice))
+    form = page.opener.open(server.http + "/transfer/", timeout=10).read().decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', form))
+    fields = {**hidden, "to_user_id": str(bob.pk), "amount": "7.00", "pin": PIN}
+    before = Transaction.objects.count()
+
+    with writes_refused():
+        status, answer_headers, answer = post(url, body, headers)
+        try:
+            refused = page.opener.open(server.http + "/transfer/", urllib.parse.urlencode(fields).encode(), timeout=20)
+        except urllib.error.HTTPError as error:
+            refused = error
+        with refused:
+            page_status, text = refused.status, refused.read().decode()
+
+    assert (status, answer["error"]["code"]) == (503, "database_unavailable"), answer  # type: ignore[index]
+    assert answer_headers["Retry-After"] == "1"
+    assert page_status == 503, text[:2000]
+    assert "Server Error" not in text
+    assert Transaction.objects.count() == before
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("1000.00"), Decimal("0.00"))
+    # Writable again: the same key goes through, once.
+    assert post(url, body, headers)[0] == 201
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("990.00"), Decimal("10.00"))
+    server.assert_no_traceback()
 
 
 def test_a_websocket_whose_hello_loses_the_database_closes_with_1013(server: Daphne, alice: User) -> None:
