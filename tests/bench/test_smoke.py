@@ -61,7 +61,11 @@ def test_transfers_benchmark_runs_end_to_end_and_leaves_a_consistent_ledger(tmp_
     )
     labels = {(run["label"], run["workers"]) for run in report["runs"]}
     expected = {(f"{kind}/{s}", 2) for kind in ("raw-sql", "django") for s in ("spread", "hot")}
-    assert labels == expected | {("django+push/spread", 2)}
+    assert labels == expected | {("django+push/spread", 2), ("django (again)/spread", 2)}
+    assert [r["label"] for r in report["runs"] if r["scenario"] == "spread"][-2:] == [
+        "django+push/spread",
+        "django (again)/spread",
+    ]
     assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
     # BEGIN, the one statement, COMMIT; statement by statement: BEGIN, lock, update, ledger, outbox, COMMIT.
     assert (report["round_trips_per_transfer"], report["round_trips_locked"]) == (3, 2)
@@ -165,3 +169,15 @@ def test_the_http_ratio_pairs_each_api_run_with_the_service_runs_around_it() -> 
     figure = alternation_ratio(runs)
     assert figure["ratios"] == [0.5, 0.3]  # 60 / mean(100, 140), 30 / mean(140, 60)
     assert figure["ratio"] == 0.4
+
+
+def test_the_push_ratio_is_against_the_runs_without_it_before_and_after() -> None:
+    from bench.transfers import push_ratios_of
+
+    runs = [
+        {"label": "raw-sql/spread", "workers": 4, "per_second": 500.0},
+        {"label": "django/spread", "workers": 4, "per_second": 100.0},
+        {"label": "django+push/spread", "workers": 4, "per_second": 90.0},
+        {"label": "django (again)/spread", "workers": 4, "per_second": 125.0},
+    ]
+    assert push_ratios_of(runs) == [{"scenario": "spread", "workers": 4, "push_ratio": 0.8}]  # 90 / mean(100, 125)
