@@ -317,22 +317,9 @@ def run(args: argparse.Namespace, database_url: str, *, network: dict[str, Any] 
                 for path in paths
             ]
             if scenario in args.push_scenarios.split(","):
-                runs.append(
-                    harness.measure(
-                        f"django+push/{scenario}",
-                        django_job(scenario, user_ids, push=True),
-                        workers=workers,
-                        seconds=args.seconds,
-                    )
-                )
-                runs.append(
-                    harness.measure(
-                        f"{AGAIN}/{scenario}",
-                        django_job(scenario, user_ids, push=False),
-                        workers=workers,
-                        seconds=args.seconds,
-                    )
-                )
+                for label, push in (("django+push", True), (AGAIN, False)):
+                    job = django_job(scenario, user_ids, push=push)
+                    runs.append(harness.measure(f"{label}/{scenario}", job, workers=workers, seconds=args.seconds))
             by_path = {run.label.split("/")[0]: run for run in runs}
             ceiling, steps = by_path.get("raw-sql"), by_path.get("django-steps")
             for run in runs:

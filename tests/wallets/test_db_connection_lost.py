@@ -110,6 +110,24 @@ def post(url: str, body: dict[str, object], headers: dict[str, str]) -> tuple[in
         return refused.code, dict(refused.headers), json.loads(refused.read())
 
 
+def transfer_form(server: Daphne, payer: User, payee: User, amount: str) -> tuple[Browserless, dict[str, str]]:
+    """``payer``'s browser on the transfer page, and the form's fields filled in (its hidden ones too)."""
+    page = Browserless(server.http, session_key(payer))
+    form = page.opener.open(server.http + "/transfer/", timeout=10).read().decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', form))
+    return page, {**hidden, "to_user_id": str(payee.pk), "amount": amount, "pin": PIN}
+
+
+def form_send(server: Daphne, page: Browserless, fields: dict[str, str]) -> tuple[int, str]:
+    """The transfer form sent: the status and the page answered."""
+    try:
+        answer = page.opener.open(server.http + "/transfer/", urllib.parse.urlencode(fields).encode(), timeout=20)
+    except urllib.error.HTTPError as error:
+        answer = error
+    with answer:
+        return answer.status, answer.read().decode()
+
+
 def test_a_transfer_whose_backend_is_killed_answers_503_and_its_retry_goes_through_once(
     server: Daphne, alice: User, bob: User
 ) -> None:
@@ -144,25 +162,17 @@ def test_a_transfer_whose_backend_is_killed_answers_503_and_its_retry_goes_throu
 def test_a_form_whose_backend_is_killed_answers_503_with_a_message_and_is_done_once_when_sent_again(
     server: Daphne, alice: User, bob: User
 ) -> None:
-    page = Browserless(server.http, session_key(alice))
-    form = page.opener.open(server.http + "/transfer/", timeout=10).read().decode()
-    hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', form))
-    fields = {**hidden, "to_user_id": str(bob.pk), "amount": "7.00", "pin": PIN}
+    page, fields = transfer_form(server, alice, bob, "7.00")
     before = Transaction.objects.count()
 
     with KillWaiters(alice) as killer:
-        try:
-            refused = page.opener.open(server.http + "/transfer/", urllib.parse.urlencode(fields).encode(), timeout=20)
-        except urllib.error.HTTPError as error:
-            refused = error
-        with refused:
-            status, text = refused.status, refused.read().decode()
+        status, text = form_send(server, page, fields)
     assert killer.killed
 
     assert status == 503
     assert "lost the connection to our database" in text
     assert "Server Error" not in text
-    assert f'value="{hidden["form_token"]}"' in text  # the same token: sending it again cannot pay twice
+    assert f'value="{fields["form_token"]}"' in text  # the same token: sending it again cannot pay twice
     assert Transaction.objects.count() == before
 
     for _ in range(2):
@@ -199,20 +209,12 @@ def test_a_server_that_refuses_writes_answers_503_on_the_api_and_the_pages_and_m
     headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "read-only-1"}
     body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
     url = server.http + "/api/v1/transfers/"
-    page = Browserless(server.http, session_key(alice))
-    form = page.opener.open(server.http + "/transfer/", timeout=10).read().decode()
-    hidden = dict(re.findall(r'<input type="hidden" name="(csrfmiddlewaretoken|form_token)" value="([^"]+)"', form))
-    fields = {**hidden, "to_user_id": str(bob.pk), "amount": "7.00", "pin": PIN}
+    page, fields = transfer_form(server, alice, bob, "7.00")
     before = Transaction.objects.count()
 
     with writes_refused():
         status, answer_headers, answer = post(url, body, headers)
-        try:
-            refused = page.opener.open(server.http + "/transfer/", urllib.parse.urlencode(fields).encode(), timeout=20)
-        except urllib.error.HTTPError as error:
-            refused = error
-        with refused:
-            page_status, text = refused.status, refused.read().decode()
+        page_status, text = form_send(server, page, fields)
 
     assert (status, answer["error"]["code"]) == (503, "database_unavailable"), answer  # type: ignore[index]
     assert answer_headers["Retry-After"] == "1"
