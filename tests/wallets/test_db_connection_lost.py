@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from ledger.models import Transaction
 from realtime.events import CLOSE_TRY_AGAIN
 from tests.conftest import PIN, balance_of
+from tests.support import live
 from tests.support.live import Browserless, Daphne, RedisServer, daphne, session_key
 from wallets.accounts.tokens import token_issue
 from wallets.models import IdempotencyKey, User, Wallet
@@ -182,30 +183,48 @@ def test_a_form_whose_backend_is_killed_answers_503_with_a_message_and_is_done_o
     assert (balance_of(alice), balance_of(bob)) == (Decimal("993.00"), Decimal("7.00"))
 
 
+# The server of the read-only test names its connections, so that only they are ended.
+READ_ONLY_SERVER = "paylane-read-only-test"
+
+
+@pytest.fixture
+def named_server(tmp_path: Path) -> Iterator[Daphne]:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        env = {"DATABASE_URL": f"{live.tests_database_url()}?application_name={READ_ONLY_SERVER}"}
+        with daphne(redis_url=redis.url, log_dir=tmp_path, extra_env=env) as running:
+            yield running
+    finally:
+        redis.stop()
+
+
 @contextmanager
 def writes_refused() -> Iterator[None]:
-    """Every new session of the test database refuses writes (25006), and the sessions open now are
-    ended: a failover's demoted primary (Patroni restarts it as a standby) reached by a route that
-    has not moved yet. The server's pool reconnects onto read-only sessions. Undone the same way."""
+    """Every new session of the test database refuses writes (25006), and the server's sessions are
+    ended (only its: they carry ``READ_ONLY_SERVER``): a failover's demoted primary (Patroni
+    restarts it as a standby) reached by a route that has not moved yet. The server's pool
+    reconnects onto read-only sessions. Undone the same way."""
     name = connection.settings_dict["NAME"]
-    others = (
+    servers = (
         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        "WHERE datname = current_database() AND application_name = %s AND pid <> pg_backend_pid()"
     )
     with connection.cursor() as cursor:
         cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-        cursor.execute(others)
+        cursor.execute(servers, [READ_ONLY_SERVER])
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
-            cursor.execute(others)
+            cursor.execute(servers, [READ_ONLY_SERVER])
 
 
 def test_a_server_that_refuses_writes_answers_503_on_the_api_and_the_pages_and_moves_nothing(
-    server: Daphne, alice: User, bob: User
+    named_server: Daphne, alice: User, bob: User
 ) -> None:
+    server = named_server
     headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "read-only-1"}
     body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
     url = server.http + "/api/v1/transfers/"
