@@ -207,3 +207,16 @@ def test_a_collision_whose_winner_is_not_visible_yet_answers_409(
     response = api_for(alice).post(TOP_UPS, {"amount": "1"}, **{"Idempotency-Key": "busy"})
     assert response.status_code == 409
     assert error_of(response)["code"] == "idempotency_in_progress"
+
+
+@pytest.mark.django_db
+def test_the_key_table_keeps_only_the_indexes_its_queries_use() -> None:
+    """Every money-moving API call inserts a key: each index is paid for on every one of them. The
+    lookup (user, key) and the prune (created_at) have theirs; user_id alone is the unique index's
+    leading column, and nothing searches by ledger row."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, IdempotencyKey._meta.db_table)
+    indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"] or c["primary_key"]}
+    assert indexed == {("id",), ("user_id", "key"), ("created_at",)}
