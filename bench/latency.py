@@ -83,6 +83,7 @@ async def _clients(port: int, tokens: dict[int, str], conn: Any, connect_concurr
 
 
 def clients_main(port: int, tokens: dict[int, str], conn: Any, connect_concurrency: int) -> None:
+    harness.inherited_heap_freeze()
     asyncio.run(_clients(port, tokens, conn, connect_concurrency))
 
 
@@ -95,6 +96,7 @@ def _driver(index: int, user_ids: list[int], rate: float | None, seconds: float,
     from wallets import services
     from wallets.models import User
 
+    harness.inherited_heap_freeze()
     harness.connections_release()
     stamps: list[Stamp] = []
     original = notify.transaction_committed

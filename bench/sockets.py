@@ -108,6 +108,7 @@ async def _storm(ports: list[int], tokens: list[str], rate: float, timeout: floa
 
 def storm_main(ports: list[int], tokens: list[str], rate: float, timeout: float, out: Any) -> None:
     """One storm in this (forked) process; its result, with the client's own CPU per handshake."""
+    harness.inherited_heap_freeze()
     before = resource.getrusage(resource.RUSAGE_SELF)
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:  # uvloop (requirements-bench.txt) takes a third off the client's CPU; make test runs without it

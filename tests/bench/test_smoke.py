@@ -181,3 +181,23 @@ def test_the_push_ratio_is_against_the_runs_without_it_before_and_after() -> Non
         {"label": "django (again)/spread", "workers": 4, "per_second": 125.0},
     ]
     assert push_ratios_of(runs) == [{"scenario": "spread", "workers": 4, "push_ratio": 0.8}]  # 90 / mean(100, 125)
+
+
+def _frozen_or_fail(index: int) -> Any:
+    import gc
+
+    frozen = gc.get_freeze_count()
+
+    def operation() -> None:
+        if not frozen:
+            raise AssertionError("the parent's heap is still in the collector's generations")
+
+    return operation
+
+
+def test_a_measuring_worker_puts_its_parents_heap_out_of_the_collectors_reach() -> None:
+    """A forked worker's full collections would walk everything the parent set up and stall what it times."""
+    from bench import harness
+
+    run = harness.measure("frozen", _frozen_or_fail, workers=2, seconds=0.05)
+    assert run.ops > 0 and run.errors == 0
