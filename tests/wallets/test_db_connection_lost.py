@@ -43,17 +43,25 @@ from wallets.models import IdempotencyKey, User, Wallet
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Daphne]:
+@contextmanager
+def daphne_with_redis(tmp_path: Path, env: dict[str, str]) -> Iterator[Daphne]:
+    """A live daphne with ``env``, on a redis-server of its own."""
     redis = RedisServer(tmp_path)
     redis.start()
     try:
-        # A lock timeout long enough that the kill, not the timeout, ends the wait.
-        env = {"PAYLANE_DB_LOCK_TIMEOUT": "20s", "PAYLANE_DB_STATEMENT_TIMEOUT": "30s"}
         with daphne(redis_url=redis.url, log_dir=tmp_path, extra_env=env) as running:
             yield running
     finally:
         redis.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Daphne]:
+    # A lock timeout long enough that the kill, not the timeout, ends the wait.
+    with daphne_with_redis(
+        tmp_path, {"PAYLANE_DB_LOCK_TIMEOUT": "20s", "PAYLANE_DB_STATEMENT_TIMEOUT": "30s"}
+    ) as running:
+        yield running
 
 
 class KillWaiters:
@@ -189,14 +197,10 @@ READ_ONLY_SERVER = "paylane-read-only-test"
 
 @pytest.fixture
 def named_server(tmp_path: Path) -> Iterator[Daphne]:
-    redis = RedisServer(tmp_path)
-    redis.start()
-    try:
-        env = {"DATABASE_URL": f"{live.tests_database_url()}?application_name={READ_ONLY_SERVER}"}
-        with daphne(redis_url=redis.url, log_dir=tmp_path, extra_env=env) as running:
-            yield running
-    finally:
-        redis.stop()
+    with daphne_with_redis(
+        tmp_path, {"DATABASE_URL": f"{live.tests_database_url()}?application_name={READ_ONLY_SERVER}"}
+    ) as running:
+        yield running
 
 
 @contextmanager

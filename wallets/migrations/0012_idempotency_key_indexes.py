@@ -17,16 +17,20 @@ INDEXES = {
 }
 
 
+def _concurrently(schema_editor):
+    return " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
+
+
 def indexes_drop(apps, schema_editor):
-    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
     for name in INDEXES:
-        schema_editor.execute(f'DROP INDEX{concurrently} IF EXISTS "{name}"')
+        schema_editor.execute(f'DROP INDEX{_concurrently(schema_editor)} IF EXISTS "{name}"')
 
 
 def indexes_create(apps, schema_editor):
-    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
     for name, column in INDEXES.items():
-        schema_editor.execute(f'CREATE INDEX{concurrently} IF NOT EXISTS "{name}" ON "wallets_idempotencykey" ("{column}")')
+        schema_editor.execute(
+            f'CREATE INDEX{_concurrently(schema_editor)} IF NOT EXISTS "{name}" ON "wallets_idempotencykey" ("{column}")'
+        )
 
 
 class Migration(migrations.Migration):
