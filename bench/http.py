@@ -2,15 +2,17 @@
 service called directly with as many database connections, in the same run.
 
 deploy/serve.py starts the stack on free ports against the benchmark database and Redis
-(``bench/stack.py``: the Procfile's web, ws and proxy lines). ``--clients`` processes, each with
-one keep-alive HTTPS connection to nginx, POST ``/api/v1/transfers/`` with a Bearer token, the
-payer's PIN and a fresh ``Idempotency-Key`` on every request. The service level is
-``wallets.payments.payment_send`` (the PIN's check, the transfer, its push through Redis: what the
-API view calls) in ``--processes`` worker processes, one database connection each: as many as the
-``--processes`` HTTP workers hold (one sync worker, one connection). The runs alternate: service,
-HTTP, service, HTTP, service (``--rounds`` HTTP runs); each HTTP run's ratio is its transfers/s over
-the mean of the service runs just before and after it, and the figure is their median, so a
-drift of a shared machine's speed moves both sides of each ratio.
+(``bench/stack.py``: the Procfile's web, ws and proxy lines). ``--clients`` keep-alive HTTPS
+connections to nginx POST ``/api/v1/transfers/`` with a Bearer token, the payer's PIN and a fresh
+``Idempotency-Key`` on every request: wrk's (``bench/wrk.py``, one C thread whose CPU leaves the
+server under test the cores), or with ``--client python`` as many Python processes (``http.client``).
+The service level is ``wallets.payments.payment_send`` (the PIN's check, the transfer, its push
+through Redis: what the API view calls) in ``--processes`` worker processes, one database
+connection each: as many as the ``--processes`` HTTP workers hold (one sync worker, one
+connection). The runs alternate: service, HTTP, service, HTTP, service (``--rounds`` HTTP runs);
+each HTTP run's ratio is its transfers/s over the mean of the service runs just before and after
+it, and the figure is their median, so a drift of a shared machine's speed moves both sides of
+each ratio.
 
 Pages (production server only): signed-in people GET ``/dashboard/``, and pay on ``/transfer/``:
 GET the form (its one-time form token and CSRF token), POST it (302 to the dashboard).
@@ -39,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import harness, netem
+from bench import harness, netem, wrk
 from bench.stack import SERVERS, Stack, production_server, serve
 from bench.transfers import PIN, wallets_create
 
@@ -345,7 +347,14 @@ def server_compare(
         service = ("service", service_job(user_ids), args.processes)
         api = ("api", api_job(stack, tokens, [*tokens]), args.clients)
         for kind, job, workers in [service, *[api, service] * args.rounds]:
-            run = harness.measure(f"{kind}/{name}", job, workers=workers, seconds=args.seconds)
+            label = f"{kind}/{name}"
+            if kind == "api" and args.client == "wrk":
+                url = f"https://127.0.0.1:{stack.port}"
+                run: harness.Run | wrk.WrkRun = wrk.transfers(
+                    label, url, tokens, PIN, connections=workers, seconds=args.seconds
+                )
+            else:
+                run = harness.measure(label, job, workers=workers, seconds=args.seconds)
             rows.append({"server": name, "kind": kind, "processes": args.processes, **run.summary()})
         time.sleep(0.5)  # nginx's access lines reach the log
         proxied = stack.proxied() - proxied_before
@@ -400,6 +409,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
         "--rounds", type=int, default=2, help="API runs, each between two service runs (the ratio: their median)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="the API runs' load generator: wrk (bench/wrk.py) or --clients Python processes (http.client)",
     )
     parser.add_argument("--no-pages", action="store_true", help="skip the dashboard and page-transfer runs")
     parser.add_argument("--name", default="http")

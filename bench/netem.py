@@ -31,7 +31,7 @@ removes what a ``kill -9``'d benchmark left behind (every ``paylane-rtt-*``
 namespace whose process is gone); ``python -m bench.netem`` says whether this
 host can build it.
 
-Needs iproute2 and the PostgreSQL 15 server binaries: ``bench/install-netem-packages``
+Needs iproute2 and the PostgreSQL 15 server binaries: ``bench/install-system-packages``
 installs them when missing (called from here).
 """
 
@@ -57,7 +57,7 @@ PG_USER = "postgres"
 PORT = 5432  # inside the namespace: a network stack of its own, nothing else listens there
 PREFIX = "paylane-rtt-"
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL = ROOT / "bench" / "install-netem-packages"
+INSTALL = ROOT / "bench" / "install-system-packages"
 
 
 class NetemUnavailable(RuntimeError):
@@ -76,7 +76,7 @@ def _in_namespace(namespace: str, *command: str, check: bool = True) -> subproce
 
 
 def tools_ensure() -> None:
-    """Install iproute2 and the PostgreSQL 15 server when missing (``bench/install-netem-packages``)."""
+    """Install iproute2 and the PostgreSQL 15 server when missing (``bench/install-system-packages``)."""
     if shutil.which("ip") and shutil.which("tc") and (PG_BIN / "initdb").exists():
         return
     subprocess.run([str(INSTALL)], check=True)
@@ -305,7 +305,7 @@ def available() -> str | None:
     if os.geteuid() != 0:
         return "not root"
     if not (shutil.which("ip") and shutil.which("tc")):
-        return "iproute2 is not installed (bench/install-netem-packages)"
+        return "iproute2 is not installed (bench/install-system-packages)"
     if not (PG_BIN / "initdb").exists():
         return f"no PostgreSQL 15 server binaries in {PG_BIN}"
     probe = f"{PREFIX}probe-{os.getpid()}"

@@ -92,6 +92,7 @@ def test_http_benchmark_runs_transfers_through_make_serves_proxy_and_the_service
         *(("daphne", kind) for kind in ("service", "api", "service", "api", "service")),
     ]
     assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
+    assert {run.get("client") for run in report["runs"] if run["kind"] == "api"} == {"wrk"}  # bench/wrk.py
     assert [ratio["server"] for ratio in report["ratios"]] == ["gunicorn", "daphne"]
     for ratio in report["ratios"]:
         api = [run for run in report["runs"] if run["kind"] == "api" and run["server"] == ratio["server"]]
