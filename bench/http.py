@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import harness, netem, wrk
+from bench import cpu_parts, harness, netem, wrk
 from bench.stack import SERVERS, Stack, production_server, serve
 from bench.transfers import PIN, wallets_create
 
@@ -346,8 +346,10 @@ def server_compare(
         # drift of the machine's speed (other work on a shared host) moves both sides of each ratio.
         service = ("service", service_job(user_ids), args.processes)
         api = ("api", api_job(stack, tokens, [*tokens]), args.clients)
+        meter = cpu_parts.Meter(args.database_url, args.redis_url, stack)
         for kind, job, workers in [service, *[api, service] * args.rounds]:
             label = f"{kind}/{name}"
+            before = meter.snapshot()
             if kind == "api" and args.client == "wrk":
                 url = f"https://127.0.0.1:{stack.port}"
                 run: harness.Run | wrk.WrkRun = wrk.transfers(
@@ -355,7 +357,10 @@ def server_compare(
                 )
             else:
                 run = harness.measure(label, job, workers=workers, seconds=args.seconds)
-            rows.append({"server": name, "kind": kind, "processes": args.processes, **run.summary()})
+            split = cpu_parts.per_op(
+                before, meter.snapshot(), run.summary()["ops"], children="clients" if kind == "api" else "workers"
+            )
+            rows.append({"server": name, "kind": kind, "processes": args.processes, **run.summary(), "cpu_ms": split})
         time.sleep(0.5)  # nginx's access lines reach the log
         proxied = stack.proxied() - proxied_before
         if pages:
@@ -372,6 +377,10 @@ def server_compare(
         "clients": args.clients,
         **alternation_ratio([r for r in rows if r["kind"] in ("service", "api")]),
         "proxied_requests": proxied,
+        # Milliseconds of the machine's CPU per transfer by part, each part's median over the runs.
+        "cpu_ms_per_transfer": {
+            kind: cpu_parts.median([r["cpu_ms"] for r in rows if r["kind"] == kind]) for kind in ("api", "service")
+        },
     }
     return rows, ratio
 
@@ -466,6 +475,9 @@ def _run(args: argparse.Namespace, servers: list[str], production: str) -> dict[
             f"API {r['api_per_second']}/s through nginx, {r['clients']} clients; service {r['service_per_second']}/s, "
             f"{r['processes']} processes = {r['processes']} database connections; target >= 0.5)"
         )
+        for kind, split in r["cpu_ms_per_transfer"].items():
+            parts = ", ".join(f"{part} {ms}" for part, ms in sorted(split.items(), key=lambda kv: -kv[1]))
+            print(f"  CPU ms per {kind} transfer, by part: {parts}")
     payload = {"args": vars(args), "production_server": production, "runs": rows, "ratios": ratios}
     print(f"wrote {harness.write_results(args.name, payload)}")
     return payload

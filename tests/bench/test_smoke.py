@@ -93,6 +93,16 @@ def test_http_benchmark_runs_transfers_through_make_serves_proxy_and_the_service
     ]
     assert all(run["errors"] == 0 and run["ops"] > 0 for run in report["runs"])
     assert {run.get("client") for run in report["runs"] if run["kind"] == "api"} == {"wrk"}  # bench/wrk.py
+    # Each run says where the machine's CPU went per transfer (bench/cpu_parts.py).
+    for run in report["runs"]:
+        if run["kind"] in ("api", "service"):
+            split = run["cpu_ms"]
+            assert {"postgres", "redis", "web", "relay", "nginx", "total"} <= set(split)
+            assert ("clients" if run["kind"] == "api" else "workers") in split
+            assert split["total"] >= split["postgres"] > 0
+    for ratio in report["ratios"]:
+        assert ratio["cpu_ms_per_transfer"]["api"]["web"] > 0
+        assert ratio["cpu_ms_per_transfer"]["service"]["workers"] > 0
     assert [ratio["server"] for ratio in report["ratios"]] == ["gunicorn", "daphne"]
     for ratio in report["ratios"]:
         api = [run for run in report["runs"] if run["kind"] == "api" and run["server"] == ratio["server"]]
