@@ -176,5 +176,9 @@ def refund(decision: Decision) -> None:
 
 
 def local_counters_clear() -> None:
-    """Forget the per-process counters (tests)."""
+    """Forget the per-process counters, and that the shared cache failed (tests): a test after one
+    that stopped Redis would otherwise count in this process until ``FALLBACK_SECONDS`` end, then in
+    Redis, and see its hits split between the two."""
     _counters.local.clear()
+    with _counters._lock:
+        _counters._retry_shared_at = 0.0

@@ -59,3 +59,23 @@ def test_a_hit_through_the_configured_cache_takes_the_one_round_trip(
     ran = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
     ran.pop("info", None)
     assert ran == {"multi": 1, "set": 1, "incrby": 1, "exec": 1}
+
+
+def test_clearing_the_counters_forgets_that_the_shared_cache_failed(private_redis: RedisServer) -> None:
+    # The test suite clears them around every test; a test after an outage test counted its first
+    # hits in this process and the rest in Redis once FALLBACK_SECONDS ended (CI saw a third reset
+    # code allowed where the limit was two).
+    limit = ratelimit.Limit("money", "PAYLANE_TRANSFER_RATE")
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": private_redis.url}},
+        PAYLANE_TRANSFER_RATE="1/h",
+    ):
+        private_redis.stop()
+        assert ratelimit.hit(limit, "fallback-then-clear").allowed  # counted here: Redis is down
+        private_redis.start()
+        ratelimit.local_counters_clear()
+        first, second = ratelimit.hit(limit, "fallback-then-clear"), ratelimit.hit(limit, "fallback-then-clear")
+        assert (first.allowed, second.allowed) == (True, False)
+        from django.core.cache import cache
+
+        assert cache.get(first.key) == 2  # both hits counted in Redis at once, none in this process
