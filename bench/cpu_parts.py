@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from bench.harness import process_tree
+
 if TYPE_CHECKING:
     from bench.stack import Stack
 
@@ -42,20 +44,6 @@ def _cpu(pid: int, *, waited_children: bool = False) -> float:
 def _cmdline(pid: int) -> str:
     with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
         return cmdline.read().replace(b"\0", b" ").decode(errors="replace")
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants still running (one that exits meanwhile is left out)."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        try:
-            for task in os.listdir(f"/proc/{tree[index]}/task"):
-                with open(f"/proc/{tree[index]}/task/{task}/children") as children:
-                    tree.extend(int(child) for child in children.read().split())
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        index += 1
-    return tree
 
 
 def _sum(parts: dict[str, float], part: str, pid: int, *, waited_children: bool = False) -> None:
@@ -109,7 +97,7 @@ class Meter:
     def snapshot(self) -> dict[str, float]:
         parts: dict[str, float] = {}
         if self.stack is not None:
-            for pid in _tree(self.stack.proc.pid):
+            for pid in process_tree(self.stack.proc.pid):
                 try:
                     part = role(_cmdline(pid), self.stack.server)
                 except (FileNotFoundError, ProcessLookupError):
@@ -118,7 +106,7 @@ class Meter:
         if self.postmaster is not None:
             parts["postgres"] = 0.0
             _sum(parts, "postgres", self.postmaster, waited_children=True)  # with the backends that exited
-            for pid in _tree(self.postmaster)[1:]:
+            for pid in process_tree(self.postmaster)[1:]:
                 _sum(parts, "postgres", pid)
         if self.redis is not None:
             _sum(parts, "redis", self.redis)

@@ -200,3 +200,18 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)) for r in rows]
     return "\n".join(lines)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server that forks its workers counts with them); a descendant
+    that exits while the tree is read is listed without its own children."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        try:
+            for task in os.listdir(f"/proc/{tree[index]}/task"):
+                with open(f"/proc/{tree[index]}/task/{task}/children") as children:
+                    tree.extend(int(child) for child in children.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        index += 1
+    return tree

@@ -357,10 +357,9 @@ def server_compare(
                 )
             else:
                 run = harness.measure(label, job, workers=workers, seconds=args.seconds)
-            split = cpu_parts.per_op(
-                before, meter.snapshot(), run.summary()["ops"], children="clients" if kind == "api" else "workers"
-            )
-            rows.append({"server": name, "kind": kind, "processes": args.processes, **run.summary(), "cpu_ms": split})
+            after, summary = meter.snapshot(), run.summary()
+            split = cpu_parts.per_op(before, after, summary["ops"], children="clients" if kind == "api" else "workers")
+            rows.append({"server": name, "kind": kind, "processes": args.processes, **summary, "cpu_ms": split})
         time.sleep(0.5)  # nginx's access lines reach the log
         proxied = stack.proxied() - proxied_before
         if pages:

@@ -16,6 +16,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.harness import process_tree
 from bench.http import daphnes_start
 
 
@@ -86,17 +87,6 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = stat.read().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (a server that forks its workers counts with them)."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        for task in os.listdir(f"/proc/{tree[index]}/task"):
-            with open(f"/proc/{tree[index]}/task/{task}/children") as children:
-                tree.extend(int(child) for child in children.read().split())
-        index += 1
-    return tree
 
 
 def rss_kib(pid: int) -> int:
