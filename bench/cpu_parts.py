@@ -55,8 +55,8 @@ def _sum(parts: dict[str, float], part: str, pid: int, *, waited_children: bool 
 
 def role(command: str, web_server: str) -> str:
     """What a process of `make serve`'s stack is, from its command line."""
-    if "honcho" in command or "deploy/serve.py" in command:
-        return "relay"  # serve.py and honcho: supervision, and every log line the others write
+    if "honcho" in command or "deploy.relay" in command or "deploy/serve.py" in command:
+        return "relay"  # serve.py and honcho (deploy/relay.py): supervision, and every log line the others write
     if "nginx" in command:
         return "nginx"
     if "daphne" in command and web_server != "daphne":

@@ -12,7 +12,8 @@ What it does, in order (docs/operations.md, "Processes"):
    start's ports and paths, and a self-signed certificate there when ``PAYLANE_TLS_CERT`` is unset.
 4. ``manage.py check --deploy`` (warnings fail), ``migrate`` (unless ``PAYLANE_SERVE_MIGRATE=0``),
    ``collectstatic``.
-5. Starts ``deploy/Procfile`` (or ``PAYLANE_PROCFILE``) with honcho: the HTTP workers (gunicorn on
+5. Starts ``deploy/Procfile`` (or ``PAYLANE_PROCFILE``) with honcho (``deploy/relay.py``: honcho's
+   ``start`` with one thread relaying every process's output): the HTTP workers (gunicorn on
    ``project/wsgi.py``), the websocket server (daphne on ``project/asgi.py``), nginx.
 6. Waits until every worker answers ``/readyz`` and nginx does too, then prints
    ``paylane serve: ready on https://HOST:PORT/``.
@@ -434,7 +435,8 @@ def honcho_command(settings: Settings) -> list[str]:
     scheduler when ``PAYLANE_SERVE_JOBS=0``."""
     concurrency = f"web={settings.web_processes}" + ("" if settings.jobs else ",worker=0,scheduler=0")
     return [
-        sys.executable, "-m", "honcho", "start",
+        # honcho's `start`, every process's output read by one thread (deploy/relay.py).
+        sys.executable, "-m", "deploy.relay", "start",
         "--procfile", str(settings.procfile),
         "--app-root", str(BASE_DIR),
         # No env file: honcho would read the development .env (DEBUG=1) and let it win.

@@ -27,6 +27,7 @@ def burn(seconds: float) -> None:
         ("/v/bin/python /v/bin/daphne --bind 127.0.0.1 --port 30101 -v 1 project.asgi:application", "gunicorn", "ws"),
         ("/v/bin/python /v/bin/daphne --bind 127.0.0.1 --port 30001 -v 1 project.asgi:application", "daphne", "web"),
         ("/v/bin/python -m honcho start --procfile /tmp/paylane-bench-x/Procfile", "gunicorn", "relay"),
+        ("/v/bin/python -m deploy.relay start --procfile /tmp/paylane-bench-x/Procfile", "gunicorn", "relay"),
         ("/v/bin/python /work/deploy/serve.py", "gunicorn", "relay"),
         ("nginx: worker process", "gunicorn", "nginx"),
     ],

@@ -1,0 +1,97 @@
+"""deploy/relay.py: honcho's `start`, every process's output read by one thread of the manager."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import BASE_DIR
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="POSIX process groups")
+
+
+def start(tmp_path: Path, procfile: str, *args: str) -> subprocess.Popen[str]:
+    (tmp_path / "Procfile").write_text(procfile)
+    return subprocess.Popen(
+        [sys.executable, "-m", "deploy.relay", "start", "--procfile", str(tmp_path / "Procfile"),
+         "--app-root", str(tmp_path), "--env", os.devnull, "--no-colour", *args],
+        cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def lines_of(output: str, name: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(rf"^\d\d:\d\d:\d\d {re.escape(name)}\s*\| (.*)$", output, re.M)]
+
+
+def test_every_line_of_every_process_arrives_whole_in_order_with_its_name(tmp_path: Path) -> None:
+    # Lines written in pieces (the second half after a pause), many lines in one write, and a last
+    # line with no newline: each is printed once, whole, under its own process's name.
+    (tmp_path / "emit.py").write_text(
+        "import sys, time\n"
+        "tag = sys.argv[1]\n"
+        "for i in range(300):\n"
+        "    sys.stdout.write(f'{tag} line {i} begins'); sys.stdout.flush()\n"
+        "    if i % 50 == 0: time.sleep(0.02)\n"
+        "    sys.stdout.write(' and ends\\n')\n"
+        "    if i % 7 == 0: sys.stdout.flush()\n"
+        "sys.stdout.write(f'{tag} last words'); sys.stdout.flush()\n"
+        "time.sleep(0.3 if tag == 'a' else 1.5)\n"
+    )
+    emit = f"exec {sys.executable} {tmp_path}/emit.py"
+    proc = start(tmp_path, f"a: {emit} a\nb: {emit} b\n")
+    output, _ = proc.communicate(timeout=30)
+    for name, tag in (("a.1", "a"), ("b.1", "b")):
+        expected = [f"{tag} line {i} begins and ends" for i in range(300)] + [f"{tag} last words"]
+        assert lines_of(output, name) == expected, output[-2000:]
+    # honcho's rules: the first to exit (a, status 0) stops the rest; its status is the manager's.
+    assert re.search(r"a\.1 stopped \(rc=0\)", output)
+    assert re.search(r"sending SIGTERM to b\.1", output)
+    assert proc.returncode == 0
+
+
+def test_the_children_are_the_managers_own_not_a_process_each(tmp_path: Path) -> None:
+    # Stock honcho runs each child under a Python process of its own that relays its lines one by
+    # one through a multiprocessing queue; here the shell running each Procfile line is the
+    # manager's own child.
+    proc = start(tmp_path, "a: echo parent=$PPID; sleep 0.5\nb: echo parent=$PPID; sleep 0.5\n")
+    output, _ = proc.communicate(timeout=30)
+    assert lines_of(output, "a.1") == [f"parent={proc.pid}"]
+    assert lines_of(output, "b.1") == [f"parent={proc.pid}"]
+
+
+def test_a_failing_process_stops_the_others_and_its_status_is_the_exit_status(tmp_path: Path) -> None:
+    proc = start(tmp_path, "web: sleep 30\nbroken: echo failing; exit 3\n", "--port", "9100")
+    started = time.monotonic()
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 3
+    assert time.monotonic() - started < 10  # the sleeper was stopped, not waited for
+    assert lines_of(output, "broken.1") == ["failing"]
+
+
+def test_sigterm_stops_every_process_and_exits_143(tmp_path: Path) -> None:
+    proc = start(tmp_path, "web: echo port=$PORT; exec sleep 30\n", "--port", "9100", "--concurrency", "web=2")
+    assert proc.stdout is not None
+    pids, seen = [], []
+    deadline = time.monotonic() + 20
+    while len(pids) < 2 and time.monotonic() < deadline:
+        seen.append(proc.stdout.readline())
+        match = re.search(r"started \(pid=(\d+)\)", seen[-1])
+        if match:
+            pids.append(int(match.group(1)))
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    # Not communicate(): with a timeout it reads the pipe beneath what readline() already buffered.
+    output = "".join(seen) + proc.stdout.read()
+    proc.wait(timeout=30)
+    assert proc.returncode == 143, output
+    assert lines_of(output, "web.1") == ["port=9100"] and lines_of(output, "web.2") == ["port=9101"], output
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
