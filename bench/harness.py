@@ -178,9 +178,58 @@ def measure(label: str, job: Callable[[int], Callable[[], None]], *, workers: in
     return Run(label, workers, len(latencies), sum(e for _, e in results), elapsed, latencies)
 
 
+# /proc/stat's first line: the machine's CPU time by kind, in clock ticks since boot.
+CPU_KINDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_times(stat: str) -> dict[str, int]:
+    """The machine's CPU ticks by kind, from the text of /proc/stat (its ``cpu`` line)."""
+    fields = stat.splitlines()[0].split()
+    if fields[0] != "cpu":
+        raise ValueError(f"not /proc/stat's first line: {fields[0]!r}")
+    return dict(zip(CPU_KINDS, map(int, fields[1 : 1 + len(CPU_KINDS)]), strict=False))
+
+
+def read_cpu_times() -> dict[str, int] | None:
+    try:
+        return cpu_times(Path("/proc/stat").read_text())
+    except (OSError, ValueError, IndexError):
+        return None  # not Linux
+
+
+def steal_pct(before: dict[str, int] | None, after: dict[str, int] | None) -> float | None:
+    """The share of the machine's CPU time the hypervisor gave to others between two readings.
+
+    A virtual machine's CPUs are shared with other machines on the host: "steal" is time a CPU of
+    ours wanted to run and was not let. Every figure of a run with much of it is slower, and its
+    latencies longer, than the code's own: the results record it beside them.
+    """
+    if before is None or after is None:
+        return None
+    total = sum(after.get(k, 0) - before.get(k, 0) for k in CPU_KINDS)
+    return round(100 * (after.get("steal", 0) - before.get("steal", 0)) / total, 1) if total > 0 else None
+
+
+# This benchmark's process started here: the steal in its results is over its whole run.
+STARTED_CPU_TIMES = read_cpu_times()
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        # Since this benchmark started (STARTED_CPU_TIMES), in % of the machine's CPU time.
+        "cpu_steal_pct": steal_pct(STARTED_CPU_TIMES, read_cpu_times()),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
