@@ -54,7 +54,12 @@ class RelayManager(Manager):
     def _print(self, data: bytes, process: Any) -> None:
         message = Message(type="line", data=data, time=self._clock.now(), name=process.name, colour=process.colour)
         with self._printing:
-            self._printer.write(message)
+            try:
+                self._printer.write(message)
+            except (OSError, ValueError):
+                # Our own output is gone (a closed pipe, a full disk): the lines are lost, but the
+                # reading goes on, or every process would stop at its next write to a full pipe.
+                pass
 
     def _start(self) -> None:
         readers: dict[int, tuple[str, Any, Popen]] = {}

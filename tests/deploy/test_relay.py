@@ -95,3 +95,29 @@ def test_sigterm_stops_every_process_and_exits_143(tmp_path: Path) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_the_processes_never_block_when_the_managers_own_output_is_gone(tmp_path: Path) -> None:
+    # A reader that has gone away (a closed pipe): the lines are lost, but each process still
+    # writes all of its output and goes on; the relay must not stop reading and leave it blocked
+    # on a full pipe.
+    done = tmp_path / "done"
+    (tmp_path / "writer.py").write_text(
+        "import sys\n"
+        "for i in range(20000):\n"
+        "    print(f'line {i} ' + 'x' * 100, flush=True)\n"
+        f"open({str(done)!r}, 'w').close()\n"
+        "import time; time.sleep(30)\n"
+    )
+    proc = start(tmp_path, f"writer: exec {sys.executable} {tmp_path}/writer.py\n")
+    assert proc.stdout is not None
+    assert "started" in proc.stdout.readline()
+    proc.stdout.close()  # the manager's next write fails: a broken pipe
+    try:
+        deadline = time.monotonic() + 20
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done.exists(), "the writer was left blocked on a full pipe"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
