@@ -41,3 +41,12 @@ def last_code_in_folder(folder: Path, to: str) -> str:
         if message["to"] == to and message["body"].startswith(CODE_MESSAGE):
             return code_in(message["body"])
     raise AssertionError(f"no message to {to} in {folder}")
+
+
+def code_in_folder_once_sent(folder: Path, to: str) -> str | None:
+    """``last_code_in_folder``, or None while no code for ``to`` has arrived: for a message sent after
+    the answer (the backend makes the folder before it renames the message into it)."""
+    try:
+        return last_code_in_folder(folder, to)
+    except AssertionError:
+        return None
