@@ -17,8 +17,8 @@ starts, the stops and its own lines, under the same lock.
     python -m deploy.relay start --procfile deploy/Procfile --port 8100 --concurrency web=4
 
 honcho has no option for this; ``RelayManager`` overrides the one method of honcho's ``Manager``
-that starts the children (``_start``) and the one that prints its own lines, with honcho pinned in requirements.txt and
-tests/deploy/test_relay.py run against it.
+that starts the children (``_start``) and the one that prints its own lines, with honcho pinned in
+requirements.txt and tests/deploy/test_relay.py run against it.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ class RelayManager(Manager):
                 pass
 
     def _start(self) -> None:
-        readers: dict[int, tuple[str, Any, Popen]] = {}
-        for name, entry in self._processes.items():
+        readers: dict[int, tuple[Any, Popen]] = {}
+        for entry in self._processes.values():
             process = entry["obj"]
             # honcho's Popen: through the shell, in a session of its own (the terminal's Ctrl-C
             # reaches the manager alone, which stops them all), stderr into stdout.
@@ -71,13 +71,13 @@ class RelayManager(Manager):
             entry["process"] = child
             self._post("start", {"pid": child.pid}, process)
             os.set_blocking(child.stdout.fileno(), False)
-            readers[child.stdout.fileno()] = (name, process, child)
+            readers[child.stdout.fileno()] = (process, child)
         threading.Thread(target=self._read, args=(readers,), name="relay", daemon=True).start()
 
     def _post(self, kind: str, data: Any, process: Any) -> None:
         self.events.put(Message(type=kind, data=data, time=self._clock.now(), name=process.name, colour=process.colour))
 
-    def _read(self, readers: dict[int, tuple[str, Any, Popen]]) -> None:
+    def _read(self, readers: dict[int, tuple[Any, Popen]]) -> None:
         """Every child's output to the printer, whole lines at a time, until each closes its end."""
         partial = {fd: b"" for fd in readers}
         with selectors.DefaultSelector() as selector:
@@ -86,7 +86,7 @@ class RelayManager(Manager):
             while readers:
                 for key, _ in selector.select():
                     fd = key.fd
-                    _, process, child = readers[fd]
+                    process, child = readers[fd]
                     try:
                         data = os.read(fd, CHUNK)
                     except BlockingIOError:
