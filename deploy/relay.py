@@ -10,9 +10,9 @@ the money movement's), and 1.2 of 20.3 ms on a slower machine, where this module
 This module is honcho (its command line, Procfile, ports, printer, signals and stop rules: the
 first process to exit stops the rest, SIGTERM then SIGKILL after 5 s) with one change: the
 children are started in this process, and one thread reads all their pipes as they fill, a chunk
-at a time, and prints whole lines itself (a process's unfinished line waits for its end): no process
-per child, no queue message per line, no pickling. The main thread keeps honcho's loop for the
-starts, the stops and its own lines, under the same lock.
+at a time, and prints whole lines itself (a process's unfinished line waits for its end, up to
+``LONGEST_LINE``): no process per child, no queue message per line, no pickling. The main thread
+keeps honcho's loop for the starts, the stops and its own lines, under the same lock.
 
     python -m deploy.relay start --procfile deploy/Procfile --port 8100 --concurrency web=4
 
@@ -35,6 +35,10 @@ from honcho.printer import Message
 from honcho.process import Popen
 
 CHUNK = 64 * 1024
+# A process's unfinished line is held until its newline, up to this many bytes; beyond, what is held
+# is printed as a line of its own and the rest follows in the next, so a process that writes without
+# newlines cannot grow the manager's memory without bound (stock honcho's readline() could).
+LONGEST_LINE = 1024 * 1024
 
 
 class RelayManager(Manager):
@@ -93,6 +97,8 @@ class RelayManager(Manager):
                         continue
                     if data:
                         lines, _, partial[fd] = (partial[fd] + data).rpartition(b"\n")
+                        if len(partial[fd]) > LONGEST_LINE:
+                            lines, partial[fd] = lines + b"\n" + partial[fd] if lines else partial[fd], b""
                         if lines and not process.quiet:
                             self._print(lines + b"\n", process)
                         continue

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -121,3 +122,41 @@ def test_the_processes_never_block_when_the_managers_own_output_is_gone(tmp_path
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_a_line_without_end_is_printed_in_pieces_not_held_without_bound(tmp_path: Path) -> None:
+    # 2.5 MiB without a newline: the manager holds at most LONGEST_LINE of it, prints it as it
+    # comes (while the writer is still waiting, before any newline), and loses none of it.
+    from deploy.relay import CHUNK, LONGEST_LINE
+
+    go = tmp_path / "go"
+    size = 5 * LONGEST_LINE // 2
+    (tmp_path / "writer.py").write_text(
+        "import os, sys, time\n"
+        f"for _ in range({size // 1024}): sys.stdout.write('x' * 1024)\n"
+        "sys.stdout.flush()\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.05)\n"
+        "print(); print('done', flush=True)\n"
+    )
+    proc = start(tmp_path, f"writer: exec {sys.executable} {tmp_path}/writer.py\n")
+    assert proc.stdout is not None
+    held: list[str] = []
+    reader = threading.Thread(target=lambda: held.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 20
+        # The writer waits for `go`, with no newline written yet: only pieces can have arrived.
+        while time.monotonic() < deadline and sum(len(line) for line in held if "xxx" in line) < 2 * LONGEST_LINE:
+            time.sleep(0.05)
+        arrived = sum(len(line) for line in held if "xxx" in line)
+    finally:
+        go.touch()
+    proc.wait(timeout=30)
+    reader.join(timeout=30)
+    assert arrived >= 2 * LONGEST_LINE, "the unfinished line was held, not printed in pieces"
+    output = "".join(held)
+    pieces = [line for line in lines_of(output, "writer.1") if line.startswith("x")]
+    assert len(pieces) >= 2
+    assert all(len(piece) <= LONGEST_LINE + CHUNK for piece in pieces)
+    assert sum(len(piece) for piece in pieces) == size and set("".join(pieces)) == {"x"}
+    assert lines_of(output, "writer.1")[-1] == "done"
