@@ -124,6 +124,24 @@ def test_with_redis_stopped_pushes_are_dropped_and_counted_never_raised(
     assert PUSHES_DROPPED.labels("error")._value.get() == dropped + 2
 
 
+def test_after_redis_restarts_the_next_push_arrives_none_is_dropped(
+    layer_on: Any, private_redis: RedisServer, alice: User, bob: User
+) -> None:
+    # The pusher keeps one connection; Redis restarted behind it closes it. The next batch opens a
+    # new one (as redis-py's pool does at checkout) instead of writing into the dead one.
+    listener = group_listener(private_redis, bob)
+    services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    next_message(listener, layer_on)  # the pusher's connection is open
+    private_redis.stop()
+    private_redis.start()
+    listener = group_listener(private_redis, bob)
+    dropped = PUSHES_DROPPED.labels("error")._value.get()
+    entry = services.transfer_create(sender=alice, to_user_id=bob.pk, amount="2.00")
+    assert pusher.Pusher.get(layer_on).flush(WAIT)
+    assert PUSHES_DROPPED.labels("error")._value.get() == dropped
+    assert next_message(listener, layer_on)["frame"]["seq"] == entry.pk
+
+
 def test_a_process_exiting_with_pushes_queued_for_a_stalled_redis_exits_and_says_what_it_dropped(
     private_redis: RedisServer,
 ) -> None:
