@@ -62,6 +62,14 @@ def next_message(subscription: Any, layer: Any) -> dict[str, Any]:
     return dict(layer.deserialize(message["data"]))
 
 
+def pusher_connected(layer: Any, server: RedisServer, alice: User, bob: User) -> Any:
+    """A listener on bob's group, once a first push has gone through (the pusher's connection is open)."""
+    listener = group_listener(server, bob)
+    services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
+    next_message(listener, layer)
+    return listener
+
+
 def stopped(server: RedisServer) -> bool:
     assert server.proc is not None
     with open(f"/proc/{server.proc.pid}/stat") as stat:
@@ -81,9 +89,7 @@ def test_a_push_is_what_the_layers_group_send_publishes(
 def test_a_stalled_redis_never_delays_a_committed_transfer_and_pushes_resume_after_it(
     layer_on: Any, private_redis: RedisServer, alice: User, bob: User
 ) -> None:
-    listener = group_listener(private_redis, bob)
-    services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
-    next_message(listener, layer_on)  # the pusher's connection is open
+    listener = pusher_connected(layer_on, private_redis, alice, bob)
     assert private_redis.proc is not None
     os.kill(private_redis.proc.pid, signal.SIGSTOP)  # accepts nothing, answers nothing: a stall
     done: list[int] = []
@@ -129,9 +135,7 @@ def test_after_redis_restarts_the_next_push_arrives_none_is_dropped(
 ) -> None:
     # The pusher keeps one connection; Redis restarted behind it closes it. The next batch opens a
     # new one (as redis-py's pool does at checkout) instead of writing into the dead one.
-    listener = group_listener(private_redis, bob)
-    services.transfer_create(sender=alice, to_user_id=bob.pk, amount="1.00")
-    next_message(listener, layer_on)  # the pusher's connection is open
+    listener = pusher_connected(layer_on, private_redis, alice, bob)
     private_redis.stop()
     private_redis.start()
     listener = group_listener(private_redis, bob)
