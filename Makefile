@@ -8,6 +8,8 @@ PORT ?= 8000
 # Local services used by the PostgreSQL/Redis pass of `make test` when they answer.
 LOCAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/paylane
 LOCAL_REDIS_URL ?= redis://127.0.0.1:6379/0
+# Every pass of `make test` ends with its slowest tests: where CI's time goes (.ci/run, about 30 minutes at most).
+PYTEST_DURATIONS ?= --durations=15
 
 .PHONY: run serve test test-sqlite test-postgres setup migrate lint bench clean cluster-up cluster-down cluster-status cluster-test
 
@@ -55,12 +57,12 @@ test: setup
 
 test-sqlite: setup
 	@echo "== test suite on SQLite + in-memory channel layer"
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 test-postgres: setup
 	@echo "== test suite on PostgreSQL + Redis"
 	DATABASE_URL=$${DATABASE_URL:-$(LOCAL_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(LOCAL_REDIS_URL)} \
-	  $(PY) -m pytest $(PYTEST_ARGS)
+	  $(PY) -m pytest $(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 # Benchmarks against the local PostgreSQL and Redis (databases of their own); figures in
 # docs/performance.md. All of them at full size take about 10 minutes; one of them:
@@ -92,7 +94,7 @@ cluster-status:
 # (tests/conftest.py collects it only with PAYLANE_CLUSTER_TEST=1). The tests
 # need no database of the suite's (hence no DATABASE_URL/REDIS_URL): they use the cluster's.
 cluster-test: setup
-	env -u DATABASE_URL -u REDIS_URL PAYLANE_CLUSTER_TEST=1 $(PY) -m pytest -p no:randomly tests/cluster $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL PAYLANE_CLUSTER_TEST=1 $(PY) -m pytest -p no:randomly $(PYTEST_DURATIONS) tests/cluster $(PYTEST_ARGS)
 
 $(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-lint.txt && touch $@
