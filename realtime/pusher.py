@@ -172,8 +172,11 @@ class PubSubPublisher:
         self.layer = layer
         self.prefix: str = config.get("prefix", "asgi")
         self.hash = _consistent_hash
-        # Not connected yet: the first batch connects (a Redis down at start fails that batch only).
-        self.shards = [_pool(host).make_connection() for host in decode_hosts(config.get("hosts"))]
+        # Kept: a Sentinel connection refers to its pool weakly. Each shard's connection is made, not
+        # checked out, and not connected yet: the first batch connects (a Redis down at start fails
+        # that batch only).
+        self.pools = [_pool(host) for host in decode_hosts(config.get("hosts"))]
+        self.shards = [pool.make_connection() for pool in self.pools]
 
     def channel(self, group: str) -> str:
         return f"{self.prefix}__group__{group}"
