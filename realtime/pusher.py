@@ -158,7 +158,7 @@ class PubSubPublisher:
     Each shard is one redis-py connection of the pusher thread's own (no pool, no ``Pipeline``):
     the batch's PUBLISHes are packed and written at once, then their replies read. redis-py's
     ``Pipeline`` does the same with more around it (a command stack, the pool's lock and
-    accounting, retries, its HIMPORT bookkeeping): about 62 against 36 us of CPU for a batch of two
+    accounting, retries, its HIMPORT bookkeeping): about 62 against 39 us of CPU for a batch of two
     (docs/performance.md, "Issue 15, eighth round"). As the pool does on every checkout, the
     connection is checked before each batch: one closed by the server (a restarted Redis) is
     opened again, not found dead by the batch.
