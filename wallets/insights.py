@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Case, F, Max, Q, When, Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from ledger.models import Transaction
@@ -144,29 +145,30 @@ def balance_by_day(*, user_id: int, today: date, days: int = BALANCE_DAYS) -> li
         .first()
     )
     opening = max((row for row in (last_sent, last_received) if row and row[0] is not None), default=(0, ZERO))
-    ends: dict[date, tuple[int, Decimal]] = {}
-    rows = Transaction.objects.filter(
-        _success() & _since(start) & (Q(sender_id=user_id) | Q(receiver_id=user_id))
-    ).values_list(
-        "created_at",
-        "sender_id",
-        "sender_version_after",
-        "sender_balance_after",
-        "receiver_version_after",
-        "receiver_balance_after",
+    # Each day's last entry, chosen in the database (a window function): a busy wallet's month is
+    # thirty rows read here, not every entry of it.
+    local_day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+    party_version = Case(When(sender_id=user_id, then=F("sender_version_after")), default=F("receiver_version_after"))
+    last_of_each_day = (
+        Transaction.objects.filter(_success() & _since(start) & (Q(sender_id=user_id) | Q(receiver_id=user_id)))
+        .annotate(
+            day=local_day,
+            version=party_version,
+            latest=Window(RowNumber(), partition_by=[local_day], order_by=party_version.desc(nulls_last=True)),
+        )
+        .filter(latest=1)
+        .values_list("day", "version", "sender_id", "sender_balance_after", "receiver_balance_after")
     )
-    for created_at, sender_id, s_version, s_balance, r_version, r_balance in rows:
-        version, balance = (s_version, s_balance) if sender_id == user_id else (r_version, r_balance)
-        if version is None or balance is None:
-            continue
-        day = timezone.localdate(created_at)
-        if day not in ends or ends[day][0] < version:
-            ends[day] = (version, balance)
+    ends: dict[date, Decimal] = {}
+    for entry_day, entry_version, sender_id, s_balance, r_balance in last_of_each_day:
+        entry_balance = s_balance if sender_id == user_id else r_balance
+        if entry_version is not None and entry_balance is not None:
+            ends[entry_day] = entry_balance
     result, balance = [], opening[1] or ZERO
     for offset in range(days):
         day = today - timedelta(days=days - 1 - offset)
         if day in ends:
-            balance = ends[day][1]
+            balance = ends[day]
         result.append(DayBalance(day=day, balance=balance))
     return result
 

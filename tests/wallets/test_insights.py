@@ -71,6 +71,25 @@ def test_the_balance_ends_each_of_the_last_30_days_as_the_ledger_left_it(
     assert days[-1].balance == asha.wallet.balance
 
 
+def test_a_busy_day_ends_with_its_last_entry_whichever_side_each_party_was_on(
+    clock: Clock, people: tuple[User, User, User]
+) -> None:
+    asha, bob, _ = people
+    clock.at(TODAY - timedelta(days=2))
+    services.wallet_top_up(user=asha, amount="100.00")
+    services.wallet_top_up(user=bob, amount="100.00")
+    clock.at(TODAY - timedelta(days=1), 9)
+    for i in range(12):  # paid and paying in turn: the last entry has bob paying asha
+        payer, payee = (asha, bob) if i % 2 == 0 else (bob, asha)
+        services.transfer_create(sender=payer, to_user_id=payee.pk, amount=f"{i + 1}.00")
+
+    for user in (asha, bob):
+        by_day = {b.day: b.balance for b in insights.balance_by_day(user_id=user.pk, today=TODAY)}
+        user.wallet.refresh_from_db()
+        assert by_day[TODAY - timedelta(days=1)] == by_day[TODAY] == user.wallet.balance
+    assert (asha.wallet.balance, bob.wallet.balance) == (d("106.00"), d("94.00"))
+
+
 def test_a_new_wallet_has_thirty_days_of_zero(clock: Clock, people: tuple[User, User, User]) -> None:
     asha, _, _ = people
     days = insights.balance_by_day(user_id=asha.pk, today=TODAY)
