@@ -97,8 +97,9 @@ class RelayManager(Manager):
                         continue
                     if data:
                         lines, _, partial[fd] = (partial[fd] + data).rpartition(b"\n")
-                        if len(partial[fd]) > LONGEST_LINE:
-                            lines, partial[fd] = lines + b"\n" + partial[fd] if lines else partial[fd], b""
+                        if len(partial[fd]) > LONGEST_LINE:  # printed as a line of its own
+                            lines = lines + b"\n" + partial[fd] if lines else partial[fd]
+                            partial[fd] = b""
                         if lines and not process.quiet:
                             self._print(lines + b"\n", process)
                         continue

@@ -7,8 +7,9 @@ per process (``paylane-pusher``) takes everything waiting and sends it:
 
 * With channels-redis's Pub/Sub layer (production): one pipelined round trip
   per batch and per Redis shard, ``PUBLISH`` after ``PUBLISH``, on a plain
-  (blocking) redis-py connection of the thread's own, no pool, no ``Pipeline``. The bytes are the
-  layer's own: its serializer (``layer.serialize``), its group channel name
+  (blocking) redis-py connection of the thread's own (no pool, no
+  ``Pipeline``). The bytes are the layer's own: its serializer
+  (``layer.serialize``), its group channel name
   (``<prefix>__group__<group>``) and its shard choice (``_consistent_hash``),
   so consumers receive exactly what ``layer.group_send`` would have
   published. No event loop, no coroutine per message: measured in
