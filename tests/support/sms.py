@@ -34,19 +34,20 @@ def messages_to(to: str) -> list[str]:
     return [message.body for message in sms.outbox if message.to == to]
 
 
-def last_code_in_folder(folder: Path, to: str) -> str:
-    """The code of the newest message the ``file`` backend wrote to ``folder`` for ``to``."""
+def code_in_folder(folder: Path, to: str) -> str | None:
+    """The code of the newest message the ``file`` backend wrote to ``folder`` for ``to``, or None
+    while there is none: a live server may send it after its answer (and makes the folder before it
+    renames the first message into it)."""
     for path in sorted(folder.glob("*.json"), reverse=True):
         message = json.loads(path.read_text())
         if message["to"] == to and message["body"].startswith(CODE_MESSAGE):
             return code_in(message["body"])
-    raise AssertionError(f"no message to {to} in {folder}")
+    return None
 
 
-def code_in_folder_once_sent(folder: Path, to: str) -> str | None:
-    """``last_code_in_folder``, or None while no code for ``to`` has arrived: for a message sent after
-    the answer (the backend makes the folder before it renames the message into it)."""
-    try:
-        return last_code_in_folder(folder, to)
-    except AssertionError:
-        return None
+def last_code_in_folder(folder: Path, to: str) -> str:
+    """``code_in_folder``, for a message that must have been sent already."""
+    code = code_in_folder(folder, to)
+    if code is None:
+        raise AssertionError(f"no message to {to} in {folder}")
+    return code

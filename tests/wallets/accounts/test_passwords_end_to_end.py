@@ -21,7 +21,7 @@ from django.conf import global_settings, settings
 
 from tests.conftest import PIN
 from tests.support.live import daphne, task_worker
-from tests.support.sms import CODE_MESSAGE, code_in_folder_once_sent
+from tests.support.sms import CODE_MESSAGE, code_in_folder
 from wallets.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -66,7 +66,7 @@ def test_a_reset_code_and_the_alerts_reach_the_phone_from_the_servers_task_threa
         assert call(api + "/auth/password/reset/", {"mobile_number": "+919800000009"})[0] == 202
         # Not "the folder exists": the backend makes it before the message is renamed into it (CI
         # once read the folder in between and failed).
-        code = eventually(lambda: code_in_folder_once_sent(sms, ALICE), "the reset code")
+        code = eventually(lambda: code_in_folder(sms, ALICE), "the reset code")
         status, body = call(
             api + "/auth/password/reset/confirm/", {"mobile_number": ALICE, "code": code, "new_password": NEW}
         )
