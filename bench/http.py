@@ -17,7 +17,7 @@ each ratio.
 Pages (production server only): signed-in people GET ``/dashboard/``, and pay on ``/transfer/``:
 GET the form (its one-time form token and CSRF token), POST it (302 to the dashboard).
 
-``--servers daphne,uvicorn,gunicorn,gunicorn-uvicorn,granian`` (or ``all``) compares HTTP servers,
+``--servers daphne,uvicorn,gunicorn,gunicorn-uvicorn,uwsgi,granian`` (or ``all``) compares HTTP servers,
 each in the ``web`` line in turn; the default runs the one deploy/Procfile runs.
 """
 

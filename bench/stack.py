@@ -48,6 +48,15 @@ SERVERS = {
         'exec gunicorn --bind "127.0.0.1:$PORT" --workers 1 --timeout 60 '
         "--worker-class uvicorn_worker.UvicornWorker project.asgi:application"
     ),
+    # uWSGI (requirements-bench.txt, compiled at install): HTTP parsed and the WSGI environ built in C.
+    # A master (harakiri, gunicorn's --timeout) and one worker that loads the application itself
+    # (--lazy-apps: the pusher's thread would not survive a fork). It answers HTTP/1.1 and closes the
+    # connection after each response, as the sync worker does; the header tells nginx not to reuse it.
+    "uwsgi": (
+        'exec uwsgi --http-socket "127.0.0.1:$PORT" --module project.wsgi:application --master --lazy-apps '
+        "--processes 1 --add-header 'Connection: close' --enable-threads --single-interpreter --need-app "
+        "--die-on-term --harakiri 60 --disable-logging --buffer-size 32768 --strict"
+    ),
     "granian": (
         'exec granian --interface wsgi --host 127.0.0.1 --port "$PORT" --workers 1 --blocking-threads 1 '
         "--no-ws project.wsgi:application"
@@ -59,7 +68,7 @@ def production_server() -> str:
     """Which of ``SERVERS`` deploy/Procfile's ``web`` line runs."""
     line = _procfile_line("web")
     markers = {"gunicorn-uvicorn": "uvicorn_worker", "gunicorn-gthread": "gthread"}
-    for name in ("gunicorn-uvicorn", "gunicorn-gthread", "granian", "gunicorn", "uvicorn", "daphne"):
+    for name in ("gunicorn-uvicorn", "gunicorn-gthread", "granian", "uwsgi", "gunicorn", "uvicorn", "daphne"):
         if markers.get(name, SERVERS[name].split()[1]) in line:
             return name
     raise RuntimeError(f"deploy/Procfile's web line runs no server the benchmark knows: {line}")
