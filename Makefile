@@ -70,6 +70,7 @@ test-postgres: setup
 # transfers_rtt puts a PostgreSQL of its own 0.5 ms away (bench/netem.py: a network namespace; root).
 BENCH ?= transfers transfers_rtt http http_profile latency sockets handshake
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	bench/install-system-packages
 	$(PY) -m pip install --quiet -r requirements-bench.txt && touch $@
 
 bench: setup $(VENV)/.bench-installed
