@@ -27,11 +27,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
+from ledger.statements import Statement
 from wallets import ratelimit
 from wallets.accounts import alerts, codes
 from wallets.errors import (
@@ -205,12 +206,22 @@ def pin_verify(*, user: User, pin: object) -> PinTry:
     return tried
 
 
+_PIN_FIELDS = [f.attname for f in PaymentPin._meta.concrete_fields]
+# Every payment runs it: compiled once per database alias (ledger/statements.py), as the
+# transfer's and the token's statements are. One row at most: the user is the row's unique key.
+_PIN_LOCK = Statement(
+    lambda user_id: PaymentPin.objects.select_for_update().filter(user_id=user_id).values_list(*_PIN_FIELDS),
+    user_id=-1,
+)
+
+
 @transaction.atomic(durable=True)
 @sensitive_variables("pin", "new_hash")
 def _try_commit(*, user_id: int, pin: str, new_hash: str | None = None) -> PinTry:
-    row = PaymentPin.objects.select_for_update().filter(user_id=user_id).first()
-    if row is None:
+    found = _PIN_LOCK.rows(user_id=user_id)
+    if not found:
         return PinTry(PinOutcome.NOT_SET)
+    row = PaymentPin.from_db(DEFAULT_DB_ALIAS, _PIN_FIELDS, found[0])
     now = timezone.now()
     changed: list[str] = []
     if row.locked_until is not None:
