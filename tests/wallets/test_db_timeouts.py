@@ -24,7 +24,7 @@ from tests.conftest import PIN, balance_of
 from tests.support import live
 from tests.support.live import BASE_DIR, Browserless, Daphne, RedisServer, daphne, session_key
 from wallets.accounts.tokens import token_issue
-from wallets.models import IdempotencyKey, User, Wallet
+from wallets.models import IdempotencyKey, PaymentPin, User, Wallet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -42,16 +42,17 @@ def server(tmp_path: Path) -> Iterator[Daphne]:
 
 
 class HeldLock:
-    """Another connection holds ``user``'s wallet row lock (SELECT ... FOR UPDATE) until released."""
+    """Another connection holds ``user``'s row of ``model`` (their wallet unless told) locked (SELECT ... FOR
+    UPDATE) until released."""
 
-    def __init__(self, user: User) -> None:
-        self.user, self.taken, self.release = user, threading.Event(), threading.Event()
+    def __init__(self, user: User, model: type[Wallet | PaymentPin] = Wallet) -> None:
+        self.user, self.model, self.taken, self.release = user, model, threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self._hold)
 
     def _hold(self) -> None:
         try:
             with transaction.atomic():
-                Wallet.objects.select_for_update().get(user=self.user)
+                self.model.objects.select_for_update().get(user=self.user)
                 self.taken.set()
                 self.release.wait(30)
         finally:
@@ -98,6 +99,29 @@ def test_a_transfer_stuck_behind_a_held_lock_answers_503_busy_and_changes_nothin
     assert form_answer.status == 503
 
     assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201  # the lock is free: the retry goes through
+    assert balance_of(bob) == Decimal("10.00")
+    server.assert_no_traceback()
+
+
+def test_a_payment_whose_pin_row_is_held_answers_503_busy_counts_no_try_and_goes_through_after(
+    server: Daphne, alice: User, bob: User
+) -> None:
+    # Every payment first tries the PIN under its row's lock (wallets.accounts.pins): a lock held
+    # elsewhere (another try, an administrator) is waited on for PAYLANE_DB_LOCK_TIMEOUT, no longer.
+    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "pin-held-1"}
+    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
+    before = Transaction.objects.count()
+
+    with HeldLock(alice, PaymentPin):
+        status, answer = post(server.http + "/api/v1/transfers/", body, headers)
+
+    assert (status, answer["error"]["code"]) == (503, "busy")  # type: ignore[index]
+    assert Transaction.objects.count() == before
+    assert not IdempotencyKey.objects.exists()
+    assert PaymentPin.objects.get(user=alice).failures_in_a_row == 0
+    assert (balance_of(alice), balance_of(bob)) == (Decimal("1000.00"), Decimal("0.00"))
+
+    assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201
     assert balance_of(bob) == Decimal("10.00")
     server.assert_no_traceback()
 
