@@ -9,9 +9,17 @@ Its action logger (the object the command line builds from
 * an HTTP request: DEBUG ``http_complete``. The application's own line
   (``request``, ``project.observability.middleware``) says the same at INFO
   with the request id, the route and the user.
-* a websocket: ``websocket_connected``, ``websocket_rejected`` and
-  ``websocket_disconnected`` at INFO (``websocket_connecting`` at DEBUG), with
-  the path and the client's address. No query string, anywhere.
+* a websocket: ``websocket_rejected`` at INFO; ``websocket_connecting``,
+  ``websocket_connected`` and ``websocket_disconnected`` at DEBUG, with the
+  path and the client's address. No query string, anywhere.
+
+Why a socket's open and close are DEBUG: nginx's access line already records
+every socket, once, at its close (the client's own address, where daphne sees
+only nginx's, the request id, the 101, how long it lived), and
+``paylane_websocket_handshakes_total`` and ``paylane_websockets_open`` count
+them. Two JSON lines at INFO were about 5 % of daphne's CPU per handshake in a
+connect storm (docs/performance.md, "Issue 15, tenth round"), more behind the
+log relay, for nothing those do not say.
 
 Another server than daphne: nothing to reroute.
 """
@@ -46,7 +54,7 @@ def access_log_reroute() -> None:
                 client=details.get("client"),
             )
         elif protocol == "websocket":
-            level = logging.DEBUG if action == "connecting" else logging.INFO
+            level = logging.INFO if action == "rejected" else logging.DEBUG
             logger.log(level, f"websocket_{action}", path=path, client=details.get("client"))
 
     log_action.paylane_patched = True  # type: ignore[attr-defined]

@@ -244,8 +244,11 @@ def test_daphnes_access_lines_go_through_the_one_logger_without_query_strings() 
     with captured_logs(every_logger_at=logging.DEBUG) as captured:
         access("http", "complete", {"path": "/x?cursor=abc", "status": 200, "method": "GET", "client": "1.2.3.4:5"})
         access("websocket", "connected", {"path": "/ws/wallet/?q=1", "client": "1.2.3.4:6"})
+        access("websocket", "rejected", {"path": "/ws/wallet/?q=2", "client": "1.2.3.4:7"})
     assert stream.getvalue() == ""  # daphne's own NCSA lines: none
-    http, ws = captured.lines()
+    http, ws, rejected = captured.lines()
     assert (http["event"], http["level"], http["path"]) == ("http_complete", "debug", "/x")
-    assert (ws["event"], ws["level"], ws["path"]) == ("websocket_connected", "info", "/ws/wallet/")
+    # nginx's access line records every socket; daphne's view of one is DEBUG, a refusal INFO.
+    assert (ws["event"], ws["level"], ws["path"]) == ("websocket_connected", "debug", "/ws/wallet/")
+    assert (rejected["event"], rejected["level"], rejected["path"]) == ("websocket_rejected", "info", "/ws/wallet/")
     assert "cursor=abc" not in captured.text()

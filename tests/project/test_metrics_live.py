@@ -51,7 +51,8 @@ def test_two_daphnes_add_up_and_a_killed_ones_sockets_stop_counting(
 ) -> None:
     alice, bob = register("alice", balance="100.00"), register("bob")
     token = token_issue(user=alice)
-    json_logs = {"PAYLANE_LOG_FORMAT": "json"}
+    # DEBUG: daphne's own lines (its HTTP and websocket actions) are DEBUG, and must be JSON too.
+    json_logs = {"PAYLANE_LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}
     with (
         daphne(redis_url=suite_redis_url(), log_dir=tmp_path, extra_env=json_logs) as one,
         daphne(redis_url=suite_redis_url(), log_dir=tmp_path, extra_env=json_logs) as two,
