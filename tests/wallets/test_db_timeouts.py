@@ -79,28 +79,44 @@ def post(url: str, body: dict[str, object], headers: dict[str, str]) -> tuple[in
         return refused.code, json.loads(refused.read())
 
 
+class Payment:
+    """Alice pays Bob 10.00 through the API with an Idempotency-Key, and the checks that it changed nothing."""
+
+    def __init__(self, server: Daphne, alice: User, bob: User, key: str) -> None:
+        self.server, self.alice, self.bob = server, alice, bob
+        self.headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": key}
+        self.body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
+        self.ledger_rows = Transaction.objects.count()
+
+    def send(self) -> tuple[int, dict[str, object]]:
+        return post(self.server.http + "/api/v1/transfers/", self.body, self.headers)
+
+    def assert_busy_and_nothing_changed(self, status: int, answer: dict[str, object]) -> None:
+        assert (status, answer["error"]["code"]) == (503, "busy")  # type: ignore[index]
+        assert Transaction.objects.count() == self.ledger_rows
+        assert not IdempotencyKey.objects.exists()
+        assert (balance_of(self.alice), balance_of(self.bob)) == (Decimal("1000.00"), Decimal("0.00"))
+
+    def assert_retry_goes_through(self) -> None:
+        assert self.send()[0] == 201  # the lock is free: the retry with the same key goes through
+        assert balance_of(self.bob) == Decimal("10.00")
+        self.server.assert_no_traceback()
+
+
 def test_a_transfer_stuck_behind_a_held_lock_answers_503_busy_and_changes_nothing(
     server: Daphne, alice: User, bob: User
 ) -> None:
-    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "stuck-1"}
-    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
-    before = Transaction.objects.count()
+    payment = Payment(server, alice, bob, key="stuck-1")
 
     with HeldLock(alice):
-        status, answer = post(server.http + "/api/v1/transfers/", body, headers)
+        status, answer = payment.send()
         page = Browserless(server.http, session_key(alice))
         with page.submit("/add-money/", {"amount": "5"}) as form_answer:
             pass
 
-    assert (status, answer["error"]["code"]) == (503, "busy")  # type: ignore[index]
-    assert Transaction.objects.count() == before
-    assert not IdempotencyKey.objects.exists()
-    assert (balance_of(alice), balance_of(bob)) == (Decimal("1000.00"), Decimal("0.00"))
+    payment.assert_busy_and_nothing_changed(status, answer)
     assert form_answer.status == 503
-
-    assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201  # the lock is free: the retry goes through
-    assert balance_of(bob) == Decimal("10.00")
-    server.assert_no_traceback()
+    payment.assert_retry_goes_through()
 
 
 def test_a_payment_whose_pin_row_is_held_answers_503_busy_counts_no_try_and_goes_through_after(
@@ -108,22 +124,14 @@ def test_a_payment_whose_pin_row_is_held_answers_503_busy_counts_no_try_and_goes
 ) -> None:
     # Every payment first tries the PIN under its row's lock (wallets.accounts.pins): a lock held
     # elsewhere (another try, an administrator) is waited on for PAYLANE_DB_LOCK_TIMEOUT, no longer.
-    headers = {"Authorization": f"Bearer {token_issue(user=alice)}", "Idempotency-Key": "pin-held-1"}
-    body = {"to_user_id": bob.pk, "amount": "10.00", "pin": PIN}
-    before = Transaction.objects.count()
+    payment = Payment(server, alice, bob, key="pin-held-1")
 
     with HeldLock(alice, PaymentPin):
-        status, answer = post(server.http + "/api/v1/transfers/", body, headers)
+        status, answer = payment.send()
 
-    assert (status, answer["error"]["code"]) == (503, "busy")  # type: ignore[index]
-    assert Transaction.objects.count() == before
-    assert not IdempotencyKey.objects.exists()
+    payment.assert_busy_and_nothing_changed(status, answer)
     assert PaymentPin.objects.get(user=alice).failures_in_a_row == 0
-    assert (balance_of(alice), balance_of(bob)) == (Decimal("1000.00"), Decimal("0.00"))
-
-    assert post(server.http + "/api/v1/transfers/", body, headers)[0] == 201
-    assert balance_of(bob) == Decimal("10.00")
-    server.assert_no_traceback()
+    payment.assert_retry_goes_through()
 
 
 def test_the_timeouts_are_set_on_web_connections_and_not_on_management_commands() -> None:
